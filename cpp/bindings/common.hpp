@@ -1,0 +1,75 @@
+// Shared conversions for the bindings: NumPy arrays to Eigen views, the
+// (sizes, activation, params) triple to a Network. Checks here are a last
+// line of defence: the Python layer validates first and explains.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "weightnoise.hpp"
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace weightnoise::bindings {
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+template <class T>
+using Array = py::array_t<T, py::array::c_style>;
+using Sizes = std::vector<Index>;
+
+inline void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+template <class T>
+Eigen::Map<const RowMatrix<T>> matrix_view(const Array<T>& a, const char* name, Index cols) {
+  require(a.ndim() == 2, std::string(name) + " must be 2-D");
+  require(a.shape(1) == cols, std::string(name) + " has " + std::to_string(a.shape(1)) + " columns, expected " +
+                                  std::to_string(cols));
+  return Eigen::Map<const RowMatrix<T>>(a.data(), a.shape(0), a.shape(1));
+}
+
+template <class T>
+Eigen::Map<const Vector<T>> vector_view(const Array<T>& a, const char* name, Index size) {
+  require(a.ndim() == 1 && a.shape(0) == size,
+          std::string(name) + " must have shape (" + std::to_string(size) + ",)");
+  return Eigen::Map<const Vector<T>>(a.data(), size);
+}
+
+template <class T>
+Network<T> make_network(const Sizes& sizes, int activation, const Array<T>& params) {
+  require(sizes.size() >= 2, "a network needs at least an input and an output size");
+  for (Index d : sizes) require(d >= 1, "layer sizes must be positive");
+  require(activation >= 0 && activation <= int(Activation::identity), "unknown activation code");
+  Layout layout(sizes);
+  require(params.ndim() == 1 && params.shape(0) == layout.n_params(),
+          "params must have shape (" + std::to_string(layout.n_params()) + ",)");
+  return Network<T>{std::move(layout), Activation(activation), params.data()};
+}
+
+inline ParamSubset make_subset(Index n_layers, const std::vector<bool>& weights, const std::vector<bool>& biases) {
+  require(Index(weights.size()) == n_layers && Index(biases.size()) == n_layers,
+          "the parameter subset needs one weight and one bias flag per layer");
+  return {weights, biases};
+}
+
+template <class T>
+Array<T> new_vector(Index n) {
+  return Array<T>(std::vector<py::ssize_t>{py::ssize_t(n)});
+}
+
+template <class T>
+Eigen::Map<Vector<T>> mutable_view(Array<T>& a) {
+  return Eigen::Map<Vector<T>>(a.mutable_data(), a.size());
+}
+
+void bind_threads(py::module_& m);
+void bind_derivatives(py::module_& m);
+void bind_random(py::module_& m);
+
+}  // namespace weightnoise::bindings

@@ -1,0 +1,162 @@
+// Bindings of the derivative kernels: convert, check, release the GIL, call.
+#include "common.hpp"
+
+namespace weightnoise::bindings {
+
+namespace {
+
+using Flags = std::vector<bool>;
+
+template <class T>
+void bind_for(py::module_& m) {
+  auto noconvert = [](const char* name) { return py::arg(name).noconvert(); };
+
+  m.def("predict", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X) {
+    const auto net = make_network(sizes, act, params);
+    const auto x = matrix_view(X, "X", sizes.front());
+    auto out = new_vector<T>(x.rows());
+    auto o = mutable_view(out);
+    py::gil_scoped_release release;
+    predict<T>(net, x, o);
+    return out;
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"));
+
+  m.def("loss", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X, const Array<T>& y) {
+    const auto net = make_network(sizes, act, params);
+    const auto x = matrix_view(X, "X", sizes.front());
+    const auto yv = vector_view(y, "y", x.rows());
+    py::gil_scoped_release release;
+    return double(loss<T>(net, x, yv));
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("y"));
+
+  m.def("loss_grad", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X, const Array<T>& y) {
+    const auto net = make_network(sizes, act, params);
+    const auto x = matrix_view(X, "X", sizes.front());
+    const auto yv = vector_view(y, "y", x.rows());
+    auto out = new_vector<T>(net.layout.n_params());
+    auto o = mutable_view(out);
+    double J;
+    {
+      py::gil_scoped_release release;
+      J = double(loss_grad<T>(net, x, yv, o));
+    }
+    return py::make_tuple(J, out);
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("y"));
+
+  m.def("vjp", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X, const Array<T>& u) {
+    const auto net = make_network(sizes, act, params);
+    const auto x = matrix_view(X, "X", sizes.front());
+    const auto uv = vector_view(u, "u", x.rows());
+    auto out = new_vector<T>(net.layout.n_params());
+    auto o = mutable_view(out);
+    py::gil_scoped_release release;
+    vjp<T>(net, x, uv, o);
+    return out;
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("u"));
+
+  m.def("jvp", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X, const Array<T>& v) {
+    const auto net = make_network(sizes, act, params);
+    const auto x = matrix_view(X, "X", sizes.front());
+    const auto vv = vector_view(v, "v", net.layout.n_params());
+    auto out = new_vector<T>(x.rows());
+    auto o = mutable_view(out);
+    py::gil_scoped_release release;
+    jvp<T>(net, x, vv, o);
+    return out;
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("v"));
+
+  m.def("per_example_grads", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X) {
+    const auto net = make_network(sizes, act, params);
+    const auto x = matrix_view(X, "X", sizes.front());
+    Array<T> out(std::vector<py::ssize_t>{py::ssize_t(x.rows()), py::ssize_t(net.layout.n_params())});
+    Eigen::Map<RowMatrix<T>> o(out.mutable_data(), x.rows(), net.layout.n_params());
+    py::gil_scoped_release release;
+    per_example_grads<T>(net, x, o);
+    return out;
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"));
+
+  m.def("grad_norms_sq", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
+                            const Flags& weights, const Flags& biases) {
+    const auto net = make_network(sizes, act, params);
+    const auto subset = make_subset(net.n_layers(), weights, biases);
+    const auto x = matrix_view(X, "X", sizes.front());
+    auto out = new_vector<T>(x.rows());
+    auto o = mutable_view(out);
+    py::gil_scoped_release release;
+    grad_norms_sq<T>(net, x, subset, o);
+    return out;
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), "weights"_a, "biases"_a);
+
+  m.def("penalty", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
+                      const Flags& weights, const Flags& biases) {
+    const auto net = make_network(sizes, act, params);
+    const auto subset = make_subset(net.n_layers(), weights, biases);
+    const auto x = matrix_view(X, "X", sizes.front());
+    py::gil_scoped_release release;
+    return double(penalty<T>(net, x, subset));
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), "weights"_a, "biases"_a);
+
+  m.def("penalty_grad", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
+                           const Flags& weights, const Flags& biases) {
+    const auto net = make_network(sizes, act, params);
+    const auto subset = make_subset(net.n_layers(), weights, biases);
+    const auto x = matrix_view(X, "X", sizes.front());
+    auto out = new_vector<T>(net.layout.n_params());
+    auto o = mutable_view(out);
+    double omega;
+    {
+      py::gil_scoped_release release;
+      omega = double(penalty_grad<T>(net, x, subset, o));
+    }
+    return py::make_tuple(omega, out);
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), "weights"_a, "biases"_a);
+
+  m.def("hvp", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X, const Array<T>& v,
+                  const Array<T>& u) {
+    const auto net = make_network(sizes, act, params);
+    const auto x = matrix_view(X, "X", sizes.front());
+    const auto vv = vector_view(v, "v", net.layout.n_params());
+    const auto uv = vector_view(u, "u", x.rows());
+    auto out = new_vector<T>(net.layout.n_params());
+    auto o = mutable_view(out);
+    py::gil_scoped_release release;
+    hvp<T>(net, x, vv, uv, o);
+    return out;
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("v"), noconvert("u"));
+
+  m.def("hessian_trace_exact", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
+                                  const Flags& weights, const Flags& biases) {
+    const auto net = make_network(sizes, act, params);
+    const auto subset = make_subset(net.n_layers(), weights, biases);
+    const auto x = matrix_view(X, "X", sizes.front());
+    auto out = new_vector<T>(x.rows());
+    auto o = mutable_view(out);
+    py::gil_scoped_release release;
+    hessian_trace_exact<T>(net, x, subset, o);
+    return out;
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), "weights"_a, "biases"_a);
+
+  m.def("hessian_trace_hutchinson", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
+                                       const Flags& weights, const Flags& biases, Index n_probes,
+                                       std::uint64_t seed) {
+    const auto net = make_network(sizes, act, params);
+    const auto subset = make_subset(net.n_layers(), weights, biases);
+    const auto x = matrix_view(X, "X", sizes.front());
+    require(n_probes >= 1, "n_probes must be at least 1");
+    auto out = new_vector<T>(x.rows());
+    auto o = mutable_view(out);
+    py::gil_scoped_release release;
+    hessian_trace_hutchinson<T>(net, x, subset, n_probes, seed, o);
+    return out;
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), "weights"_a, "biases"_a, "n_probes"_a,
+     "seed"_a);
+}
+
+}  // namespace
+
+void bind_derivatives(py::module_& m) {
+  bind_for<float>(m);
+  bind_for<double>(m);
+}
+
+}  // namespace weightnoise::bindings

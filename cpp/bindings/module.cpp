@@ -1,0 +1,8 @@
+#include "common.hpp"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "weightnoise compiled core (private: use the weightnoise package)";
+  weightnoise::bindings::bind_threads(m);
+  weightnoise::bindings::bind_derivatives(m);
+  weightnoise::bindings::bind_random(m);
+}

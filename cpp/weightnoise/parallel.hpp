@@ -1,0 +1,87 @@
+// Deterministic OpenMP parallelism over fixed-size chunks of examples.
+//
+// Work is split into chunks of kChunkRows examples whatever the thread count;
+// every chunk's result goes to its own rows or its own partial sum, and
+// partial sums are combined in chunk order. Results are therefore bitwise
+// identical for any number of threads.
+#pragma once
+
+#include "weightnoise/types.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace weightnoise {
+
+constexpr Index kChunkRows = 256;
+
+// The one place the thread count is resolved: set_num_threads(n > 0) pins it,
+// n <= 0 returns to OpenMP's own default (OMP_NUM_THREADS or the core count).
+void set_num_threads(int n);
+int num_threads();
+
+inline Index n_chunks(Index n_rows) { return (n_rows + kChunkRows - 1) / kChunkRows; }
+
+// body(begin, rows, thread) for every chunk [begin, begin + rows) of n_rows.
+template <class Body>
+void for_each_chunk(Index n_rows, Body&& body) {
+  const Index chunks = n_chunks(n_rows);
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+  for (Index c = 0; c < chunks; ++c) {
+    const Index begin = c * kChunkRows;
+    body(begin, std::min(kChunkRows, n_rows - begin), omp_get_thread_num());
+  }
+}
+
+// body(item, thread) for item = 0 … n_items−1.
+template <class Body>
+void for_each_item(Index n_items, Body&& body) {
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+  for (Index i = 0; i < n_items; ++i) body(i, omp_get_thread_num());
+}
+
+// total (length width) = Σ over chunks, in chunk order, of the partial that
+// body(begin, rows, thread, partial) writes (it must overwrite all of it).
+// Chunks run in waves whose size depends on width only, which bounds the
+// memory of the partials without making the order depend on threads.
+template <class T, class Body>
+void sum_over_chunks(Index n_rows, Index width, T* total, Body&& body) {
+  constexpr Index kBudgetBytes = Index(64) << 20;
+  const Index chunks = n_chunks(n_rows);
+  const Index wave = std::clamp<Index>(kBudgetBytes / (width * Index(sizeof(T)) + 1), 8, 64);
+  std::vector<T> partials(std::min(wave, chunks) * width);
+  std::fill(total, total + width, T(0));
+  const int threads = num_threads();
+  for (Index first = 0; first < chunks; first += wave) {
+    const Index count = std::min(wave, chunks - first);
+#pragma omp parallel num_threads(threads)
+    {
+#pragma omp for schedule(static)
+      for (Index c = 0; c < count; ++c) {
+        const Index begin = (first + c) * kChunkRows;
+        body(begin, std::min(kChunkRows, n_rows - begin), omp_get_thread_num(), partials.data() + c * width);
+      }
+      // Each entry is summed over the wave's chunks in chunk order.
+#pragma omp for schedule(static)
+      for (Index j = 0; j < width; ++j) {
+        T s = total[j];
+        for (Index c = 0; c < count; ++c) s += partials[c * width + j];
+        total[j] = s;
+      }
+    }
+  }
+}
+
+// One workspace per thread, allocated before any parallel region.
+template <class W, class... Args>
+std::vector<W> per_thread(const Args&... args) {
+  std::vector<W> ws;
+  const int threads = num_threads();
+  ws.reserve(threads);
+  for (int t = 0; t < threads; ++t) ws.emplace_back(args...);
+  return ws;
+}
+
+}  // namespace weightnoise

@@ -1,0 +1,91 @@
+// Pearlmutter's R-operator over one chunk: the directional derivatives R{·}
+// of the forward and backward passes along a parameter direction v with
+// blocks (V_l, v_l). The direction enters through two sources, so a shared v
+// and the per-example rank-one direction v = g_n use the same passes:
+//   forward source  s_l (B, d_{l+1}), row n = V_l a_l + v_l
+//   backward source t_l (B, d_l),     row n = V_lᵀ δ_l
+// Shapes: ra[l] (B, d_l), rz[l] (B, d_{l+1}), rdelta[l] (B, d_{l+1}).
+#pragma once
+
+#include "weightnoise/chunk.hpp"
+
+namespace weightnoise {
+
+template <class T>
+struct RState {
+  std::vector<RowMatrix<T>> ra, rz, rdelta;
+  RowMatrix<T> acc;  // (B, max d) scratch for a backward sum
+
+  explicit RState(const Layout& layout) : acc(kChunkRows, layout.max_width()) {
+    for (Index l = 0; l < layout.n_layers(); ++l) {
+      ra.emplace_back(kChunkRows, layout.fan_in(l));
+      rz.emplace_back(kChunkRows, layout.fan_out(l));
+      rdelta.emplace_back(kChunkRows, layout.fan_out(l));
+    }
+  }
+};
+
+// R{z_l} = s_l + R{a_l} W_lᵀ,   R{a_{l+1}} = σ'(z_l) ⊙ R{z_l},   R{a_0} = 0.
+// source(l, rz) must set rz = s_l.
+template <class T, class Source>
+void r_forward(const Network<T>& net, const ChunkState<T>& s, RState<T>& r, Source&& source) {
+  const Index L = net.n_layers(), B = s.rows;
+  for (Index l = 0; l < L; ++l) {
+    auto rz = r.rz[l].topRows(B);
+    source(l, rz);
+    if (l > 0) rz.noalias() += r.ra[l].topRows(B) * net.weight(l).transpose();
+    if (l + 1 < L) r.ra[l + 1].topRows(B).array() = s.top(s.d1[l]).array() * rz.array();
+  }
+}
+
+// R{δ_{L−1}} = 0,
+// R{δ_l} = σ''(z_l) ⊙ R{z_l} ⊙ g_l + σ'(z_l) ⊙ (t_{l+1} + R{δ_{l+1}} W_{l+1}).
+// back_source(l, acc) must set acc = t_l. Needs d2 from forward(…, second=true).
+template <class T, class BackSource>
+void r_backward(const Network<T>& net, const ChunkState<T>& s, RState<T>& r, BackSource&& back_source) {
+  const Index L = net.n_layers(), B = s.rows;
+  r.rdelta[L - 1].topRows(B).setZero();
+  for (Index l = L - 2; l >= 0; --l) {
+    auto acc = r.acc.topLeftCorner(B, net.layout.fan_out(l));
+    back_source(l + 1, acc);
+    if (l + 2 < L) acc.noalias() += r.rdelta[l + 1].topRows(B) * net.weight(l + 1);
+    r.rdelta[l].topRows(B).array() = s.top(s.d2[l]).array() * r.rz[l].topRows(B).array() * s.top(s.g[l]).array() +
+                                     s.top(s.d1[l]).array() * acc.array();
+  }
+}
+
+// Adds Σ_n u_n (H_n v) into hv (length P), after r_forward and r_backward:
+//   (Hv)_{W_l} = (u ⊙ R{δ_l})ᵀ a_l + (u ⊙ δ_l)ᵀ R{a_l},   (Hv)_{b_l} = Σ_n u_n R{δ_l}.
+template <class T, class U>
+void accumulate_hvp(const Network<T>& net, ChunkState<T>& s, const RState<T>& r, const Eigen::MatrixBase<U>& u,
+                    T* hv) {
+  const Index B = s.rows;
+  for (Index l = 0; l < net.n_layers(); ++l) {
+    auto W = net.layout.weight(hv, l);
+    auto scaled = s.scratch.topLeftCorner(B, net.layout.fan_out(l));
+    scaled = r.rdelta[l].topRows(B).array().colwise() * u.derived().array();
+    W.noalias() += scaled.transpose() * s.top(s.a[l]);
+    net.layout.bias(hv, l) += scaled.colwise().sum().transpose();
+    if (l > 0) {
+      scaled = s.top(s.delta[l]).array().colwise() * u.derived().array();
+      W.noalias() += scaled.transpose() * r.ra[l].topRows(B);
+    }
+  }
+}
+
+// Forward source of a direction v shared by all examples: s_l = a_l V_lᵀ + v_lᵀ.
+template <class T>
+auto shared_forward_source(const Network<T>& net, const ChunkState<T>& s, const T* v) {
+  return [&net, &s, v](Index l, auto& rz) {
+    rz.noalias() = s.top(s.a[l]) * net.layout.weight(v, l).transpose();
+    rz.rowwise() += net.layout.bias(v, l).transpose();
+  };
+}
+
+// Backward source of a shared direction: t_l = δ_l V_l.
+template <class T>
+auto shared_backward_source(const Network<T>& net, const ChunkState<T>& s, const T* v) {
+  return [&net, &s, v](Index l, auto& acc) { acc.noalias() = s.top(s.delta[l]) * net.layout.weight(v, l); };
+}
+
+}  // namespace weightnoise

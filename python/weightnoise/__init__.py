@@ -1,0 +1,36 @@
+"""weightnoise: Gaussian weight-noise regularization of MLPs, with C++ kernels.
+
+Training a least-squares MLP while perturbing its weights by ε ~ N(0, ηI)
+minimizes J̃_η = J + η·Ω + η·C + O(η²), with the penalty Ω = mean ‖∇_θ ŷ‖²
+and the curvature term C = mean (ŷ − y) tr ∇²_θ ŷ. This package computes
+every term fast; :mod:`weightnoise.reference` holds the NumPy twin of each
+kernel.
+"""
+
+from .curvature import curvature, hessian_trace
+from .derivatives import grad_norms_sq, hvp, jvp, loss, loss_grad, per_example_grads, predict, vjp
+from .model import ACTIVATIONS, MLP
+from .penalty import penalty, penalty_grad
+from .threads import get_num_threads, num_threads, set_num_threads
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "curvature",
+    "get_num_threads",
+    "grad_norms_sq",
+    "hessian_trace",
+    "hvp",
+    "jvp",
+    "loss",
+    "loss_grad",
+    "num_threads",
+    "penalty",
+    "penalty_grad",
+    "per_example_grads",
+    "predict",
+    "set_num_threads",
+    "vjp",
+]

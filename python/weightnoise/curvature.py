@@ -1,0 +1,67 @@
+"""Hessian traces and the curvature term C = (1/N) Σ_n r_n tr H_n, in C++."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks, _core
+from .derivatives import _scalar, _spec, predict
+from .model import MLP
+
+METHODS = ("exact", "hutchinson")
+
+
+def _check_method(method: str, n_probes, seed):
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    return _checks.as_count(n_probes, "n_probes"), _checks.as_seed(seed)
+
+
+def hessian_trace(model: MLP, X, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
+                  layers=None, biases: bool = True) -> np.ndarray:
+    """Per-example Hessian traces tr H_n over the chosen parameters.
+
+    Parameters
+    ----------
+    model : MLP
+    X : ndarray of shape (n_examples, n_in)
+    method : {"exact", "hutchinson"}
+        ``exact`` propagates ∇²_z ŷ layer by layer (batched products for up to
+        two hidden layers, dense per-example matrices deeper); ``hutchinson``
+        averages vᵀ H_n v over ``n_probes`` Rademacher probes v (unbiased,
+        for very deep or wide nets).
+    n_probes, seed : int
+        Probes of the Hutchinson estimator and the seed of their stream.
+    layers, biases
+        The parameter subset, as in :func:`weightnoise.penalty`.
+
+    Returns
+    -------
+    ndarray of shape (n_examples,)
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    n_probes, seed = _check_method(method, n_probes, seed)
+    weights, bias_flags = _checks.as_subset(model, layers, biases)
+    if method == "exact":
+        return _core.hessian_trace_exact(*_spec(model), X, weights, bias_flags)
+    return _core.hessian_trace_hutchinson(*_spec(model), X, weights, bias_flags, n_probes, seed)
+
+
+def curvature(model: MLP, X, y, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
+              layers=None, biases: bool = True):
+    """The curvature term C = (1/N) Σ_n r_n tr H_n, with r_n = ŷ(x_n) − y_n.
+
+    The second-order expansion of the perturbed loss is
+    J̃_η = J + η·Ω + η·C + O(η²); the textbook keeps only η·Ω.
+
+    Returns
+    -------
+    scalar of the model's dtype
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    residual = predict(model, X) - y
+    trace = hessian_trace(model, X, method, n_probes=n_probes, seed=seed, layers=layers, biases=biases)
+    return _scalar(model, np.mean(residual * trace))

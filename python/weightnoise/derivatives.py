@@ -1,0 +1,168 @@
+"""Outputs, the loss and products with the per-example gradients, in C++.
+
+Notation: g_n = ∇_θ ŷ(x_n) (length n_params), H_n = ∇²_θ ŷ(x_n),
+r_n = ŷ(x_n) − y_n. Every function has a NumPy twin of the same name and
+signature in :mod:`weightnoise.reference`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks, _core
+from .model import ACTIVATIONS, MLP
+
+
+def _spec(model: MLP):
+    """The (sizes, activation code, params) triple the compiled core takes."""
+    return list(model.layer_sizes), ACTIVATIONS.index(model.activation), model.params
+
+
+def _scalar(model: MLP, value: float):
+    return model.dtype.type(value)
+
+
+def predict(model: MLP, X) -> np.ndarray:
+    """Network outputs ŷ(x_n).
+
+    Parameters
+    ----------
+    model : MLP
+    X : ndarray of shape (n_examples, n_in)
+
+    Returns
+    -------
+    ndarray of shape (n_examples,)
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    return _core.predict(*_spec(model), X)
+
+
+def loss(model: MLP, X, y):
+    """Mean squared error J = (1/N) Σ_n (ŷ(x_n) − y_n)².
+
+    Parameters
+    ----------
+    model : MLP
+    X : ndarray of shape (n_examples, n_in)
+    y : ndarray of shape (n_examples,)
+
+    Returns
+    -------
+    scalar of the model's dtype
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    return _scalar(model, _core.loss(*_spec(model), X, y))
+
+
+def loss_grad(model: MLP, X, y) -> np.ndarray:
+    """Gradient of the loss, ∇J = (2/N) Σ_n r_n g_n.
+
+    Returns
+    -------
+    ndarray of shape (n_params,)
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    return _core.loss_grad(*_spec(model), X, y)[1]
+
+
+def vjp(model: MLP, X, u) -> np.ndarray:
+    """Vector–Jacobian product Σ_n u_n g_n with the cotangent u.
+
+    Parameters
+    ----------
+    u : ndarray of shape (n_examples,)
+
+    Returns
+    -------
+    ndarray of shape (n_params,)
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    u = _checks.as_example_vector(model, u, X.shape[0], "u")
+    return _core.vjp(*_spec(model), X, u)
+
+
+def jvp(model: MLP, X, v) -> np.ndarray:
+    """Jacobian–vector products g_n · v with the tangent v.
+
+    Parameters
+    ----------
+    v : ndarray of shape (n_params,)
+
+    Returns
+    -------
+    ndarray of shape (n_examples,)
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    v = _checks.as_param_vector(model, v, "v")
+    return _core.jvp(*_spec(model), X, v)
+
+
+def per_example_grads(model: MLP, X) -> np.ndarray:
+    """All per-example gradients g_n as rows of one matrix.
+
+    Returns
+    -------
+    ndarray of shape (n_examples, n_params)
+
+    Raises
+    ------
+    MemoryError
+        If the matrix would exceed 16 GiB; products with it (vjp, jvp) and
+        its row norms (grad_norms_sq) never form it.
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    _checks.check_memory(X.shape[0] * model.n_params, model.dtype.itemsize, "per_example_grads",
+                         "use vjp/jvp for products with the gradients, grad_norms_sq for their norms, "
+                         "or pass X in slices")
+    return _core.per_example_grads(*_spec(model), X)
+
+
+def grad_norms_sq(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndarray:
+    """Squared norms ‖g_n‖² by the rank-one identity; no g_n is formed.
+
+    Parameters
+    ----------
+    layers : list of int, optional
+        Layers whose parameters count (default: all).
+    biases : bool
+        Whether the biases of those layers count.
+
+    Returns
+    -------
+    ndarray of shape (n_examples,)
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    weights, bias_flags = _checks.as_subset(model, layers, biases)
+    return _core.grad_norms_sq(*_spec(model), X, weights, bias_flags)
+
+
+def hvp(model: MLP, X, v, u=None) -> np.ndarray:
+    """Hessian–vector product Σ_n u_n H_n v by the R-operator.
+
+    Parameters
+    ----------
+    v : ndarray of shape (n_params,)
+    u : ndarray of shape (n_examples,), optional
+        Example weights; default 1/N each (the Hessian of the mean output).
+
+    Returns
+    -------
+    ndarray of shape (n_params,)
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    v = _checks.as_param_vector(model, v, "v")
+    if u is None:
+        u = np.full(X.shape[0], 1.0 / X.shape[0], dtype=model.dtype)
+    u = _checks.as_example_vector(model, u, X.shape[0], "u")
+    return _core.hvp(*_spec(model), X, v, u)

@@ -1,0 +1,50 @@
+"""The weight-noise penalty Ω = (1/N) Σ_n ‖g_n‖² and its exact gradient, in C++."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks, _core
+from .derivatives import _scalar, _spec
+from .model import MLP
+
+
+def penalty(model: MLP, X, *, layers=None, biases: bool = True):
+    """The penalty Ω = (1/N) Σ_n ‖g_n‖² over the chosen parameters.
+
+    For small η, training with weight noise ε ~ N(0, ηI) on those
+    parameters adds η·Ω to the loss (plus the curvature term η·C).
+
+    Parameters
+    ----------
+    model : MLP
+    X : ndarray of shape (n_examples, n_in)
+    layers : list of int, optional
+        Layers that carry noise (default: all).
+    biases : bool
+        Whether their biases carry noise.
+
+    Returns
+    -------
+    scalar of the model's dtype
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    weights, bias_flags = _checks.as_subset(model, layers, biases)
+    return _scalar(model, _core.penalty(*_spec(model), X, weights, bias_flags))
+
+
+def penalty_grad(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndarray:
+    """Exact gradient ∇_θ Ω = (2/N) Σ_n H_n g_n with respect to all parameters.
+
+    Computed by the R-operator along the rank-one directions g_n, at a small
+    constant multiple of one forward and backward pass; no g_n or H_n is formed.
+
+    Returns
+    -------
+    ndarray of shape (n_params,)
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    weights, bias_flags = _checks.as_subset(model, layers, biases)
+    return _core.penalty_grad(*_spec(model), X, weights, bias_flags)[1]

@@ -1,0 +1,303 @@
+"""The NumPy reference: every weightnoise kernel, written plainly.
+
+Each public function has the name, signature and meaning of its compiled
+twin in :mod:`weightnoise`; the tests hold one against the other. The code
+favours the literal formula over speed: per-example Hessian–vector products
+are formed as (n_examples, n_params) arrays, Hessian traces through dense
+per-example matrices ∇²_z ŷ.
+
+Notation (0-based layers l = 0 … L−1): a_0 = x, z_l = W_l a_l + b_l,
+a_{l+1} = σ(z_l), ŷ = z_{L−1}; δ_l = ∂ŷ/∂z_l; g_n = ∇_θ ŷ(x_n);
+H_n = ∇²_θ ŷ(x_n); r_n = ŷ(x_n) − y_n.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks, _philox
+from .curvature import METHODS
+from .model import MLP
+
+# --- activations: σ, σ', σ'' (the formulas of cpp/weightnoise/activation.hpp) ---
+
+
+def _sigma(name: str, z: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        if name == "tanh":
+            return np.tanh(z)
+        if name == "relu":
+            return np.maximum(z, 0)
+        if name == "sigmoid":
+            return 1 / (1 + np.exp(-z))
+        if name == "softplus":
+            return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+        return z.copy()
+
+
+def _sigma_prime(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        if name == "tanh":
+            return 1 - a * a
+        if name == "relu":
+            return (z > 0).astype(z.dtype)
+        if name == "sigmoid":
+            e = np.exp(-np.abs(z))
+            return e / (1 + e) ** 2
+        if name == "softplus":
+            return 1 / (1 + np.exp(-z))
+        return np.ones_like(z)
+
+
+def _sigma_second(name: str, z: np.ndarray, a: np.ndarray, d1: np.ndarray) -> np.ndarray:
+    if name == "tanh":
+        return -2 * a * d1
+    if name == "sigmoid":
+        return d1 * (1 - 2 * a)
+    if name == "softplus":
+        e = np.exp(-np.abs(z))
+        return e / (1 + e) ** 2
+    return np.zeros_like(z)
+
+
+# --- passes ---
+
+
+class _Passes:
+    """Forward and backward quantities of a batch, all (n_examples, width)."""
+
+    def __init__(self, model: MLP, X: np.ndarray):
+        act, layers, L = model.activation, model.layers, model.n_layers
+        self.layers = layers
+        self.a, self.z, self.d1, self.d2 = [X], [], [], []
+        for l, (W, b) in enumerate(layers):
+            z = self.a[l] @ W.T + b
+            self.z.append(z)
+            if l < L - 1:
+                a = _sigma(act, z)
+                d1 = _sigma_prime(act, z, a)
+                self.a.append(a)
+                self.d1.append(d1)
+                self.d2.append(_sigma_second(act, z, a, d1))
+        # Backward: g_l = ∂ŷ/∂a_{l+1} = δ_{l+1} W_{l+1},  δ_l = σ'(z_l) ⊙ g_l,  δ_{L−1} = 1.
+        self.delta = [None] * L
+        self.g = [None] * L
+        self.delta[L - 1] = np.ones_like(self.z[L - 1])
+        for l in range(L - 2, -1, -1):
+            self.g[l] = self.delta[l + 1] @ layers[l + 1][0]
+            self.delta[l] = self.d1[l] * self.g[l]
+
+    @property
+    def output(self) -> np.ndarray:
+        return self.z[-1][:, 0]
+
+
+def _blocks(model: MLP, flat: np.ndarray):
+    """Split (…, n_params) into per-layer (W, b) blocks of shape (…, d_out, d_in) and (…, d_out)."""
+    out, offset = [], 0
+    for d_in, d_out in zip(model.layer_sizes[:-1], model.layer_sizes[1:]):
+        W = flat[..., offset:offset + d_out * d_in].reshape(flat.shape[:-1] + (d_out, d_in))
+        offset += d_out * d_in
+        out.append((W, flat[..., offset:offset + d_out]))
+        offset += d_out
+    return out
+
+
+def _subset_mask(model: MLP, layers, biases) -> np.ndarray:
+    """(n_params,) 1 on the parameters that carry noise, 0 elsewhere."""
+    weights, bias_flags = _checks.as_subset(model, layers, biases)
+    mask = np.zeros(model.n_params, dtype=model.dtype)
+    for (W, b), w_on, b_on in zip(_blocks(model, mask), weights, bias_flags):
+        W[...] = w_on
+        b[...] = b_on
+    return mask
+
+
+def _per_example_hvp(model: MLP, X: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Rows H_n v_n (n_examples, n_params), for one direction (n_params,) or one per example.
+
+    Pearlmutter's R-operator with directions (V_l, v_l):
+      R{z_l} = V_l a_l + v_l + W_l R{a_l},  R{a_{l+1}} = σ'(z_l) R{z_l},  R{a_0} = 0,
+      R{δ_{L−1}} = 0,  R{δ_l} = σ''(z_l) R{z_l} g_l + σ'(z_l) (V_{l+1}ᵀ δ_{l+1} + W_{l+1}ᵀ R{δ_{l+1}}),
+      (Hv)_{W_l} = R{δ_l} a_lᵀ + δ_l R{a_l}ᵀ,  (Hv)_{b_l} = R{δ_l}.
+    """
+    p = _Passes(model, X)
+    N, L = X.shape[0], model.n_layers
+    V = np.broadcast_to(V, (N, model.n_params))
+    blocks = _blocks(model, V)
+    ra = [np.zeros_like(X)]
+    rz = []
+    for l, ((W, _), (Vl, vl)) in enumerate(zip(p.layers, blocks)):
+        rz.append(np.einsum("nij,nj->ni", Vl, p.a[l]) + vl + ra[l] @ W.T)
+        if l < L - 1:
+            ra.append(p.d1[l] * rz[l])
+    rdelta = [None] * L
+    rdelta[L - 1] = np.zeros_like(rz[L - 1])
+    for l in range(L - 2, -1, -1):
+        W_next, V_next = p.layers[l + 1][0], blocks[l + 1][0]
+        back = np.einsum("nij,ni->nj", V_next, p.delta[l + 1]) + rdelta[l + 1] @ W_next
+        rdelta[l] = p.d2[l] * rz[l] * p.g[l] + p.d1[l] * back
+    out = np.empty((N, model.n_params), dtype=model.dtype)
+    for l, (W_out, b_out) in enumerate(_blocks(model, out)):
+        W_out[...] = np.einsum("ni,nj->nij", rdelta[l], p.a[l]) + np.einsum("ni,nj->nij", p.delta[l], ra[l])
+        b_out[...] = rdelta[l]
+    return out
+
+
+# --- the public kernels ---
+
+
+def predict(model: MLP, X) -> np.ndarray:
+    """Network outputs ŷ(x_n), shape (n_examples,)."""
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    return _Passes(model, X).output
+
+
+def loss(model: MLP, X, y):
+    """J = (1/N) Σ_n (ŷ(x_n) − y_n)²."""
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    r = predict(model, X) - y
+    return model.dtype.type(np.mean(r * r))
+
+
+def loss_grad(model: MLP, X, y) -> np.ndarray:
+    """∇J = (2/N) Σ_n r_n g_n, shape (n_params,)."""
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    r = predict(model, X) - y
+    return vjp(model, X, (2 / X.shape[0]) * r)
+
+
+def vjp(model: MLP, X, u) -> np.ndarray:
+    """Σ_n u_n g_n, shape (n_params,): ∂/∂W_l = (u ⊙ δ_l)ᵀ a_l, ∂/∂b_l = Σ_n u_n δ_l."""
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    u = _checks.as_example_vector(model, u, X.shape[0], "u")
+    p = _Passes(model, X)
+    out = np.empty(model.n_params, dtype=model.dtype)
+    for l, (W_out, b_out) in enumerate(_blocks(model, out)):
+        ud = u[:, None] * p.delta[l]
+        W_out[...] = ud.T @ p.a[l]
+        b_out[...] = ud.sum(axis=0)
+    return out
+
+
+def jvp(model: MLP, X, v) -> np.ndarray:
+    """g_n · v, shape (n_examples,), by forward-mode differentiation."""
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    v = _checks.as_param_vector(model, v, "v")
+    p = _Passes(model, X)
+    ra = np.zeros_like(X)
+    for l, ((W, _), (V, vb)) in enumerate(zip(p.layers, _blocks(model, v))):
+        rz = p.a[l] @ V.T + vb + ra @ W.T
+        if l < model.n_layers - 1:
+            ra = p.d1[l] * rz
+    return rz[:, 0]
+
+
+def per_example_grads(model: MLP, X) -> np.ndarray:
+    """Rows g_n, shape (n_examples, n_params): ∂ŷ/∂W_l = δ_l a_lᵀ, ∂ŷ/∂b_l = δ_l."""
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    _checks.check_memory(X.shape[0] * model.n_params, model.dtype.itemsize, "per_example_grads",
+                         "pass X in slices")
+    p = _Passes(model, X)
+    out = np.empty((X.shape[0], model.n_params), dtype=model.dtype)
+    for l, (W_out, b_out) in enumerate(_blocks(model, out)):
+        W_out[...] = np.einsum("ni,nj->nij", p.delta[l], p.a[l])
+        b_out[...] = p.delta[l]
+    return out
+
+
+def grad_norms_sq(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndarray:
+    """‖g_n‖² over the subset: Σ_l ‖δ_l‖² (‖a_l‖²·[W_l] + [b_l]), shape (n_examples,)."""
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    weights, bias_flags = _checks.as_subset(model, layers, biases)
+    p = _Passes(model, X)
+    out = np.zeros(X.shape[0], dtype=model.dtype)
+    for l in range(model.n_layers):
+        scale = weights[l] * np.sum(p.a[l] ** 2, axis=1) + bias_flags[l]
+        out += np.sum(p.delta[l] ** 2, axis=1) * scale
+    return out
+
+
+def hvp(model: MLP, X, v, u=None) -> np.ndarray:
+    """Σ_n u_n H_n v, shape (n_params,); u defaults to 1/N."""
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    v = _checks.as_param_vector(model, v, "v")
+    if u is None:
+        u = np.full(X.shape[0], 1.0 / X.shape[0], dtype=model.dtype)
+    u = _checks.as_example_vector(model, u, X.shape[0], "u")
+    return u @ _per_example_hvp(model, X, v)
+
+
+def penalty(model: MLP, X, *, layers=None, biases: bool = True):
+    """Ω = (1/N) Σ_n ‖g_n‖² over the subset."""
+    return model.dtype.type(np.mean(grad_norms_sq(model, X, layers=layers, biases=biases)))
+
+
+def penalty_grad(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndarray:
+    """∇_θ Ω = (2/N) Σ_n H_n (g_n restricted to the subset), shape (n_params,)."""
+    mask = _subset_mask(model, layers, biases)
+    G = per_example_grads(model, X) * mask
+    X = _checks.as_inputs(model, X)
+    return (2 / X.shape[0]) * _per_example_hvp(model, X, G).sum(axis=0)
+
+
+def _trace_exact(model: MLP, X: np.ndarray, weights, bias_flags) -> np.ndarray:
+    """tr H_n = Σ_l (‖a_l‖²·[W_l] + [b_l]) tr M_l with dense M_l = ∇²_{z_l} ŷ (n_examples, d, d):
+    M_{L−1} = 0,  M_l = D_l W_{l+1}ᵀ M_{l+1} W_{l+1} D_l + diag(σ''(z_l) ⊙ g_l)."""
+    p = _Passes(model, X)
+    N, L = X.shape[0], model.n_layers
+    M = np.zeros((N, 1, 1), dtype=model.dtype)
+    out = np.zeros(N, dtype=model.dtype)
+    for l in range(L - 2, -1, -1):
+        W = p.layers[l + 1][0]
+        K = np.einsum("ij,nik,kl->njl", W, M, W)
+        M = p.d1[l][:, :, None] * K * p.d1[l][:, None, :]
+        M += np.einsum("ni,ij->nij", p.d2[l] * p.g[l], np.eye(W.shape[1], dtype=model.dtype))
+        scale = weights[l] * np.sum(p.a[l] ** 2, axis=1) + bias_flags[l]
+        out += scale * np.einsum("nii->n", M)
+    return out
+
+
+def _hutchinson_probe(model: MLP, mask: np.ndarray, seed: int, k: int) -> np.ndarray:
+    v = _philox.rademacher(seed, _philox.Purpose.hutchinson, k, 0, 0, model.n_params, dtype=model.dtype)
+    return v * mask
+
+
+def hessian_trace(model: MLP, X, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
+                  layers=None, biases: bool = True) -> np.ndarray:
+    """tr H_n over the subset, shape (n_examples,): exact, or Hutchinson with the probes of the C++ core."""
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    n_probes, seed = _checks.as_count(n_probes, "n_probes"), _checks.as_seed(seed)
+    weights, bias_flags = _checks.as_subset(model, layers, biases)
+    if method == "exact":
+        return _trace_exact(model, X, weights, bias_flags)
+    mask = _subset_mask(model, layers, biases)
+    total = np.zeros(X.shape[0], dtype=model.dtype)
+    for k in range(n_probes):
+        v = _hutchinson_probe(model, mask, seed, k)
+        total += _per_example_hvp(model, X, v) @ v
+    return total / n_probes
+
+
+def curvature(model: MLP, X, y, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
+              layers=None, biases: bool = True):
+    """C = (1/N) Σ_n r_n tr H_n over the subset."""
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    r = predict(model, X) - y
+    trace = hessian_trace(model, X, method, n_probes=n_probes, seed=seed, layers=layers, biases=biases)
+    return model.dtype.type(np.mean(r * trace))

@@ -1,0 +1,37 @@
+"""The number of OpenMP threads the kernels use."""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+
+from . import _core
+
+
+def set_num_threads(n: int | None) -> None:
+    """Use ``n`` threads in every kernel; ``None`` or 0 restores OpenMP's default.
+
+    Results do not depend on the thread count: work is split into fixed-size
+    chunks of examples and partial sums are combined in chunk order.
+    """
+    if n is None:
+        n = 0
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"n must be a non-negative integer or None, got {n!r}")
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """The number of threads the next kernel will use."""
+    return _core.get_num_threads()
+
+
+@contextlib.contextmanager
+def num_threads(n: int | None):
+    """Context manager: ``with weightnoise.num_threads(1): ...``."""
+    previous = get_num_threads()
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        set_num_threads(previous)

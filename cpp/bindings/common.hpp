@@ -41,15 +41,25 @@ Eigen::Map<const Vector<T>> vector_view(const Array<T>& a, const char* name, Ind
   return Eigen::Map<const Vector<T>>(a.data(), size);
 }
 
+// An aligned copy of a parameter-space vector. Kernels never read parameters
+// from NumPy's memory: Eigen's vectorized loops peel by alignment, and a
+// result must not depend on where NumPy happened to allocate an array.
 template <class T>
-Network<T> make_network(const Sizes& sizes, int activation, const Array<T>& params) {
+Vector<T> aligned_copy(const Array<T>& a, const char* name, Index size) {
+  return vector_view(a, name, size);
+}
+
+// The network over an aligned copy of params, held in storage.
+template <class T>
+Network<T> make_network(const Sizes& sizes, int activation, const Array<T>& params, Vector<T>& storage) {
   require(sizes.size() >= 2, "a network needs at least an input and an output size");
   for (Index d : sizes) require(d >= 1, "layer sizes must be positive");
   require(activation >= 0 && activation <= int(Activation::identity), "unknown activation code");
   Layout layout(sizes);
   require(params.ndim() == 1 && params.shape(0) == layout.n_params(),
           "params must have shape (" + std::to_string(layout.n_params()) + ",)");
-  return Network<T>{std::move(layout), Activation(activation), params.data()};
+  storage = aligned_copy(params, "params", layout.n_params());
+  return Network<T>{std::move(layout), Activation(activation), storage.data()};
 }
 
 inline ParamSubset make_subset(Index n_layers, const std::vector<bool>& weights, const std::vector<bool>& biases) {

@@ -12,7 +12,8 @@ void bind_for(py::module_& m) {
   auto noconvert = [](const char* name) { return py::arg(name).noconvert(); };
 
   m.def("predict", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto x = matrix_view(X, "X", sizes.front());
     auto out = new_vector<T>(x.rows());
     auto o = mutable_view(out);
@@ -22,7 +23,8 @@ void bind_for(py::module_& m) {
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"));
 
   m.def("loss", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X, const Array<T>& y) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto x = matrix_view(X, "X", sizes.front());
     const auto yv = vector_view(y, "y", x.rows());
     py::gil_scoped_release release;
@@ -30,7 +32,8 @@ void bind_for(py::module_& m) {
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("y"));
 
   m.def("loss_grad", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X, const Array<T>& y) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto x = matrix_view(X, "X", sizes.front());
     const auto yv = vector_view(y, "y", x.rows());
     auto out = new_vector<T>(net.layout.n_params());
@@ -44,7 +47,8 @@ void bind_for(py::module_& m) {
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("y"));
 
   m.def("vjp", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X, const Array<T>& u) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto x = matrix_view(X, "X", sizes.front());
     const auto uv = vector_view(u, "u", x.rows());
     auto out = new_vector<T>(net.layout.n_params());
@@ -55,9 +59,10 @@ void bind_for(py::module_& m) {
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("u"));
 
   m.def("jvp", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X, const Array<T>& v) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto x = matrix_view(X, "X", sizes.front());
-    const auto vv = vector_view(v, "v", net.layout.n_params());
+    const Vector<T> vv = aligned_copy(v, "v", net.layout.n_params());
     auto out = new_vector<T>(x.rows());
     auto o = mutable_view(out);
     py::gil_scoped_release release;
@@ -66,7 +71,8 @@ void bind_for(py::module_& m) {
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("v"));
 
   m.def("per_example_grads", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto x = matrix_view(X, "X", sizes.front());
     Array<T> out(std::vector<py::ssize_t>{py::ssize_t(x.rows()), py::ssize_t(net.layout.n_params())});
     Eigen::Map<RowMatrix<T>> o(out.mutable_data(), x.rows(), net.layout.n_params());
@@ -77,7 +83,8 @@ void bind_for(py::module_& m) {
 
   m.def("grad_norms_sq", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
                             const Flags& weights, const Flags& biases) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto subset = make_subset(net.n_layers(), weights, biases);
     const auto x = matrix_view(X, "X", sizes.front());
     auto out = new_vector<T>(x.rows());
@@ -89,7 +96,8 @@ void bind_for(py::module_& m) {
 
   m.def("penalty", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
                       const Flags& weights, const Flags& biases) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto subset = make_subset(net.n_layers(), weights, biases);
     const auto x = matrix_view(X, "X", sizes.front());
     py::gil_scoped_release release;
@@ -98,7 +106,8 @@ void bind_for(py::module_& m) {
 
   m.def("penalty_grad", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
                            const Flags& weights, const Flags& biases) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto subset = make_subset(net.n_layers(), weights, biases);
     const auto x = matrix_view(X, "X", sizes.front());
     auto out = new_vector<T>(net.layout.n_params());
@@ -113,9 +122,10 @@ void bind_for(py::module_& m) {
 
   m.def("hvp", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X, const Array<T>& v,
                   const Array<T>& u) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto x = matrix_view(X, "X", sizes.front());
-    const auto vv = vector_view(v, "v", net.layout.n_params());
+    const Vector<T> vv = aligned_copy(v, "v", net.layout.n_params());
     const auto uv = vector_view(u, "u", x.rows());
     auto out = new_vector<T>(net.layout.n_params());
     auto o = mutable_view(out);
@@ -126,7 +136,8 @@ void bind_for(py::module_& m) {
 
   m.def("hessian_trace_exact", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
                                   const Flags& weights, const Flags& biases) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto subset = make_subset(net.n_layers(), weights, biases);
     const auto x = matrix_view(X, "X", sizes.front());
     auto out = new_vector<T>(x.rows());
@@ -139,7 +150,8 @@ void bind_for(py::module_& m) {
   m.def("hessian_trace_hutchinson", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
                                        const Flags& weights, const Flags& biases, Index n_probes,
                                        std::uint64_t seed) {
-    const auto net = make_network(sizes, act, params);
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
     const auto subset = make_subset(net.n_layers(), weights, biases);
     const auto x = matrix_view(X, "X", sizes.front());
     require(n_probes >= 1, "n_probes must be at least 1");

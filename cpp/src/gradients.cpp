@@ -104,10 +104,14 @@ void chunk_grad_norms_sq(const Network<T>& net, ChunkState<T>& s, const ParamSub
 template <class T>
 void grad_norms_sq(const Network<T>& net, ConstMatrixRef<T> X, const ParamSubset& subset, VectorRef<T> out) {
   auto states = per_thread<ChunkState<T>>(net.layout);
+  auto norms = per_thread<Vector<T>>(kChunkRows);
   for_each_chunk(X.rows(), [&](Index begin, Index rows, int t) {
     forward(net, X.middleRows(begin, rows), states[t], false);
     backward(net, states[t]);
-    chunk_grad_norms_sq(net, states[t], subset, out.segment(begin, rows));
+    // Reduced in an aligned buffer, then copied: see sum_over_chunks.
+    auto g2 = norms[t].head(rows);
+    chunk_grad_norms_sq(net, states[t], subset, g2);
+    out.segment(begin, rows) = g2;
   });
 }
 

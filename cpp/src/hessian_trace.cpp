@@ -15,15 +15,94 @@ struct TraceState {
   RowMatrix<T> diag_k;         // (B, max d)  diag(W_{l+1}ᵀ M_{l+1} W_{l+1}) per example
   RowMatrix<T> M, MW, K;       // (max d, max d) one example's dense M_l and products
   Vector<T> tr;                // (B) tr M_l of one layer
+  Vector<T> trace;             // (B) tr H_n, reduced here (aligned) before the copy out
   explicit TraceState(const Layout& layout)
       : s(layout),
         tr(kChunkRows),
+        trace(kChunkRows),
         e(kChunkRows, layout.max_width()),
         diag_k(kChunkRows, layout.max_width()),
         M(layout.max_width(), layout.max_width()),
         MW(layout.max_width(), layout.max_width()),
         K(layout.max_width(), layout.max_width()) {}
 };
+
+// Adds tr H_n of the chunk x to trace (B). Layers l < L−1 contribute
+// (‖a_l‖²·[W_l] + [b_l]) tr M_l; the output layer has M_{L−1} = 0.
+template <class T, class X, class Trace>
+void exact_chunk_trace(const Network<T>& net, const Eigen::MatrixBase<X>& x, const ParamSubset& subset,
+                       const RowMatrix<T>& W_sq, TraceState<T>& ts, Trace& trace) {
+  const Layout& layout = net.layout;
+  const Index L = net.n_layers(), rows = x.rows();
+  if (L < 2) return;  // ŷ is linear in θ
+  ChunkState<T>& s = ts.s;
+  forward(net, x, s, true);
+  backward(net, s);
+  auto add_layer = [&](Index l, const auto& tr_M) {
+    const T w = subset.weights[l] ? T(1) : T(0), b = subset.biases[l] ? T(1) : T(0);
+    trace.array() += tr_M.array() * (w * s.top(s.a[l]).rowwise().squaredNorm().array() + b);
+  };
+  // e_l = σ''(z_l) ⊙ g_l, the diagonal part of M_l.
+  auto e_of = [&](Index l) {
+    auto e = ts.e.topLeftCorner(rows, layout.fan_out(l));
+    e.array() = s.top(s.d2[l]).array() * s.top(s.g[l]).array();
+    return e;
+  };
+  auto tr = ts.tr.head(rows);
+  // l = L−2: M_{L−2} = diag(e_{L−2}).
+  tr = e_of(L - 2).rowwise().sum();
+  add_layer(L - 2, tr);
+  if (L < 3) return;
+  // l = L−3: diag(K)_j = Σ_i W_{L−2}[i, j]² e_{L−2, i}, one batched product.
+  {
+    const Index l = L - 3;
+    auto diag_k = ts.diag_k.topLeftCorner(rows, layout.fan_out(l));
+    diag_k.noalias() = e_of(L - 2) * W_sq;
+    tr = (s.top(s.d1[l]).array().square() * diag_k.array()).rowwise().sum().matrix();
+    tr += e_of(l).rowwise().sum();
+    add_layer(l, tr);
+  }
+  if (L < 4) return;
+  // l ≤ L−4: dense M_l per example.
+  for (Index n = 0; n < rows; ++n) {
+    T tr_total = 0;
+    // M_{L−3} = D K D + diag(e_{L−3}),  K = W_{L−2}ᵀ diag(e_{L−2}) W_{L−2}.
+    {
+      const Index l = L - 3, d = layout.fan_out(l);
+      const auto W = net.weight(l + 1);
+      const auto e_next = s.d2[l + 1].row(n).array() * s.g[l + 1].row(n).array();
+      auto MW = ts.MW.topLeftCorner(W.rows(), d);
+      MW = W.array().colwise() * e_next.transpose();
+      auto M = ts.M.topLeftCorner(d, d);
+      M.noalias() = W.transpose() * MW;
+      const auto d1 = s.d1[l].row(n).array();
+      M.array().rowwise() *= d1;
+      M.array().colwise() *= d1.transpose();
+      M.diagonal().array() += s.d2[l].row(n).transpose().array() * s.g[l].row(n).transpose().array();
+    }
+    for (Index l = L - 4; l >= 0; --l) {
+      const Index d = layout.fan_out(l), d_next = layout.fan_out(l + 1);
+      const auto W = net.weight(l + 1);  // (d_next, d)
+      auto MW = ts.MW.topLeftCorner(d_next, d);
+      MW.noalias() = ts.M.topLeftCorner(d_next, d_next) * W;
+      const auto d1 = s.d1[l].row(n).array();
+      const auto e = s.d2[l].row(n).array() * s.g[l].row(n).array();
+      // tr M_l = Σ_j σ'_j² diag(K)_j + Σ_j e_j,  diag(K)_j = Σ_i W_ij (M_{l+1} W)_ij.
+      const T tr_l = (d1.square() * (W.array() * MW.array()).colwise().sum()).sum() + e.sum();
+      tr_total += tr_l * subset.block_scale(l, s.a[l].row(n).squaredNorm());
+      if (l > 0) {
+        auto K = ts.K.topLeftCorner(d, d);
+        K.noalias() = W.transpose() * MW;
+        auto M = ts.M.topLeftCorner(d, d);
+        M = K;
+        M.array().rowwise() *= d1;
+        M.array().colwise() *= d1.transpose();
+        M.diagonal().array() += e.transpose();
+      }
+    }
+    trace[n] += tr_total;
+  }
+}
 
 }  // namespace
 
@@ -36,75 +115,10 @@ void hessian_trace_exact(const Network<T>& net, ConstMatrixRef<T> X, const Param
   auto states = per_thread<TraceState<T>>(layout);
   for_each_chunk(X.rows(), [&](Index begin, Index rows, int t) {
     TraceState<T>& ts = states[t];
-    ChunkState<T>& s = ts.s;
-    auto trace = out.segment(begin, rows);
+    auto trace = ts.trace.head(rows);
     trace.setZero();
-    if (L < 2) return;  // ŷ is linear in θ
-    forward(net, X.middleRows(begin, rows), s, true);
-    backward(net, s);
-    // tr M_l for one layer l < L−1, with d = d_{l+1}: Σ_j σ'_j² diag(K_l)_j + Σ_j e_{l,j}.
-    auto add_layer = [&](Index l, auto&& tr_M) {
-      trace.array() += tr_M.array() * (subset.weights[l] ? T(1) : T(0)) * s.top(s.a[l]).rowwise().squaredNorm().array() +
-                       tr_M.array() * (subset.biases[l] ? T(1) : T(0));
-    };
-    auto e_of = [&](Index l) {
-      auto e = ts.e.topLeftCorner(rows, layout.fan_out(l));
-      e.array() = s.top(s.d2[l]).array() * s.top(s.g[l]).array();
-      return e;
-    };
-    // l = L−2: M diagonal.
-    add_layer(L - 2, e_of(L - 2).rowwise().sum());
-    if (L < 3) return;
-    // l = L−3: K = W_{L−2}ᵀ diag(e_{L−2}) W_{L−2}, diagonal by squared weights.
-    {
-      const Index l = L - 3, d = layout.fan_out(l);
-      auto diag_k = ts.diag_k.topLeftCorner(rows, d);
-      diag_k.noalias() = e_of(L - 2) * W_sq;
-      auto tr = ts.tr.head(rows);
-      tr = (s.top(s.d1[l]).array().square() * diag_k.array()).rowwise().sum().matrix();
-      tr += e_of(l).rowwise().sum();
-      add_layer(l, tr);
-    }
-    if (L < 4) return;
-    // l ≤ L−4: dense M_l per example.
-    for (Index n = 0; n < rows; ++n) {
-      T tr_total = 0;
-      // M_{L−3} = D K D + diag(e), K = W_{L−2}ᵀ diag(e_{L−2}) W_{L−2}.
-      {
-        const Index l = L - 3, d = layout.fan_out(l);
-        const auto W = net.weight(l + 1);
-        auto e_next = (s.d2[l + 1].row(n).array() * s.g[l + 1].row(n).array()).matrix();
-        auto MW = ts.MW.topLeftCorner(W.rows(), d);
-        MW = W.array().colwise() * e_next.transpose().array();
-        auto M = ts.M.topLeftCorner(d, d);
-        M.noalias() = W.transpose() * MW;
-        const auto d1 = s.d1[l].row(n).array();
-        M.array().rowwise() *= d1;
-        M.array().colwise() *= d1.transpose();
-        M.diagonal().array() += s.d2[l].row(n).transpose().array() * s.g[l].row(n).transpose().array();
-      }
-      for (Index l = L - 4; l >= 0; --l) {
-        const Index d = layout.fan_out(l), d_next = layout.fan_out(l + 1);
-        const auto W = net.weight(l + 1);  // (d_next, d)
-        auto MW = ts.MW.topLeftCorner(d_next, d);
-        MW.noalias() = ts.M.topLeftCorner(d_next, d_next) * W;
-        const auto d1 = s.d1[l].row(n).array();
-        const auto e = s.d2[l].row(n).array() * s.g[l].row(n).array();
-        // diag(K)_j = Σ_i W_ij (M W)_ij.
-        const T tr = (d1.square() * (W.array() * MW.array()).colwise().sum()).sum() + e.sum();
-        tr_total += tr * subset.block_scale(l, s.a[l].row(n).squaredNorm());
-        if (l > 0) {
-          auto K = ts.K.topLeftCorner(d, d);
-          K.noalias() = W.transpose() * MW;
-          auto M = ts.M.topLeftCorner(d, d);
-          M = K;
-          M.array().rowwise() *= d1;
-          M.array().colwise() *= d1.transpose();
-          M.diagonal().array() += e.transpose();
-        }
-      }
-      trace[n] += tr_total;
-    }
+    exact_chunk_trace(net, X.middleRows(begin, rows), subset, W_sq, ts, trace);
+    out.segment(begin, rows) = trace;
   });
 }
 

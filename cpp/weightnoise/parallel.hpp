@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 namespace weightnoise {
@@ -21,6 +22,13 @@ constexpr Index kChunkRows = 256;
 // n <= 0 returns to OpenMP's own default (OMP_NUM_THREADS or the core count).
 void set_num_threads(int n);
 int num_threads();
+
+// The first 64-byte boundary at or after p (p must have 64 bytes of slack).
+template <class T>
+T* aligned_64(T* p) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  return reinterpret_cast<T*>((address + 63) / 64 * 64);
+}
 
 inline Index n_chunks(Index n_rows) { return (n_rows + kChunkRows - 1) / kChunkRows; }
 
@@ -45,13 +53,18 @@ void for_each_item(Index n_items, Body&& body) {
 // total (length width) = Σ over chunks, in chunk order, of the partial that
 // body(begin, rows, thread, partial) writes (it must overwrite all of it).
 // Chunks run in waves whose size depends on width only, which bounds the
-// memory of the partials without making the order depend on threads.
+// memory of the partials without making the order depend on threads. Each
+// partial starts on a 64-byte boundary: Eigen's vectorized reductions peel
+// by alignment, so a partial's alignment must not vary from run to run.
 template <class T, class Body>
 void sum_over_chunks(Index n_rows, Index width, T* total, Body&& body) {
   constexpr Index kBudgetBytes = Index(64) << 20;
+  constexpr Index kAlign = 64 / Index(sizeof(T));
+  const Index stride = (width + kAlign - 1) / kAlign * kAlign;
   const Index chunks = n_chunks(n_rows);
-  const Index wave = std::clamp<Index>(kBudgetBytes / (width * Index(sizeof(T)) + 1), 8, 64);
-  std::vector<T> partials(std::min(wave, chunks) * width);
+  const Index wave = std::clamp<Index>(kBudgetBytes / (stride * Index(sizeof(T))), 8, 64);
+  Eigen::Matrix<T, Eigen::Dynamic, 1> storage(std::min(wave, chunks) * stride + kAlign);
+  T* partials = aligned_64(storage.data());
   std::fill(total, total + width, T(0));
   const int threads = num_threads();
   for (Index first = 0; first < chunks; first += wave) {
@@ -61,13 +74,13 @@ void sum_over_chunks(Index n_rows, Index width, T* total, Body&& body) {
 #pragma omp for schedule(static)
       for (Index c = 0; c < count; ++c) {
         const Index begin = (first + c) * kChunkRows;
-        body(begin, std::min(kChunkRows, n_rows - begin), omp_get_thread_num(), partials.data() + c * width);
+        body(begin, std::min(kChunkRows, n_rows - begin), omp_get_thread_num(), partials + c * stride);
       }
       // Each entry is summed over the wave's chunks in chunk order.
 #pragma omp for schedule(static)
       for (Index j = 0; j < width; ++j) {
         T s = total[j];
-        for (Index c = 0; c < count; ++c) s += partials[c * width + j];
+        for (Index c = 0; c < count; ++c) s += partials[c * stride + j];
         total[j] = s;
       }
     }

@@ -6,6 +6,7 @@
 #include "weightnoise/hessian_trace.hpp"
 #include "weightnoise/hvp.hpp"
 #include "weightnoise/network.hpp"
+#include "weightnoise/noise.hpp"
 #include "weightnoise/parallel.hpp"
 #include "weightnoise/random.hpp"
 #include "weightnoise/types.hpp"

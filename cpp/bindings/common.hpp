@@ -78,7 +78,19 @@ Eigen::Map<Vector<T>> mutable_view(Array<T>& a) {
   return Eigen::Map<Vector<T>>(a.mutable_data(), a.size());
 }
 
+// An Interrupt that runs Python's signal handlers (Ctrl-C raises there). A
+// kernel that stops on it returns false; the binding then raises the pending
+// Python exception with the GIL held, through python_error().
+inline Interrupt python_interrupt() {
+  return [] {
+    py::gil_scoped_acquire acquire;
+    return PyErr_CheckSignals() != 0;
+  };
+}
+[[noreturn]] inline void python_error() { throw py::error_already_set(); }
+
 void bind_threads(py::module_& m);
+void bind_noise(py::module_& m);
 void bind_derivatives(py::module_& m);
 void bind_random(py::module_& m);
 

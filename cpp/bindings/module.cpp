@@ -5,4 +5,5 @@ PYBIND11_MODULE(_core, m) {
   weightnoise::bindings::bind_threads(m);
   weightnoise::bindings::bind_derivatives(m);
   weightnoise::bindings::bind_random(m);
+  weightnoise::bindings::bind_noise(m);
 }

@@ -18,13 +18,13 @@ struct TraceState {
   Vector<T> trace;             // (B) tr H_n, reduced here (aligned) before the copy out
   explicit TraceState(const Layout& layout)
       : s(layout),
-        tr(kChunkRows),
-        trace(kChunkRows),
         e(kChunkRows, layout.max_width()),
         diag_k(kChunkRows, layout.max_width()),
         M(layout.max_width(), layout.max_width()),
         MW(layout.max_width(), layout.max_width()),
-        K(layout.max_width(), layout.max_width()) {}
+        K(layout.max_width(), layout.max_width()),
+        tr(kChunkRows),
+        trace(kChunkRows) {}
 };
 
 // Adds tr H_n of the chunk x to trace (B). Layers l < L−1 contribute

@@ -44,21 +44,42 @@ struct ChunkState {
   auto output() const { return z.back().col(0).head(rows); }
 };
 
-// z, a, d1 (and d2) for the chunk x (B, d_0).
-template <class T, class X>
-void forward(const Network<T>& net, const Eigen::MatrixBase<X>& x, ChunkState<T>& s, bool second) {
+// z_l = a_l W_lᵀ + b_lᵀ for the chunk's rows.
+template <class T>
+void affine(const Network<T>& net, ChunkState<T>& s, Index l) {
+  auto z = s.top(s.z[l]);
+  z.noalias() = s.top(s.a[l]) * net.weight(l).transpose();
+  z.rowwise() += net.bias(l).transpose();
+}
+
+// a_{l+1} = σ(z_l) with σ' (and σ'') for a hidden layer l < L−1.
+template <class T>
+void activate_layer(const Network<T>& net, ChunkState<T>& s, Index l, bool second) {
+  const auto z = s.top(s.z[l]);
+  activate<T>(net.activation, z, s.top(s.a[l + 1]));
+  first_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]));
+  if (second) second_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]), s.top(s.d2[l]));
+}
+
+// A forward pass without noise.
+struct NoNoise {
+  template <class Z>
+  void operator()(Index, Z&) const {}
+};
+
+// z, a, d1 (and d2) for the chunk x (B, d_0). noise(l, z) may perturb each
+// z_l after the affine map and before the activation (local weight noise
+// enters there).
+template <class T, class X, class Noise = NoNoise>
+void forward(const Network<T>& net, const Eigen::MatrixBase<X>& x, ChunkState<T>& s, bool second,
+             Noise&& noise = Noise{}) {
   s.rows = x.rows();
-  const Index L = net.n_layers();
   s.top(s.a[0]) = x;
-  for (Index l = 0; l < L; ++l) {
+  for (Index l = 0; l < net.n_layers(); ++l) {
+    affine(net, s, l);
     auto z = s.top(s.z[l]);
-    z.noalias() = s.top(s.a[l]) * net.weight(l).transpose();
-    z.rowwise() += net.bias(l).transpose();
-    if (l + 1 < L) {
-      activate<T>(net.activation, z, s.top(s.a[l + 1]));
-      first_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]));
-      if (second) second_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]), s.top(s.d2[l]));
-    }
+    noise(l, z);
+    if (l + 1 < net.n_layers()) activate_layer(net, s, l, second);
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace weightnoise {
@@ -29,6 +30,11 @@ T* aligned_64(T* p) {
   const auto address = reinterpret_cast<std::uintptr_t>(p);
   return reinterpret_cast<T*>((address + 63) / 64 * 64);
 }
+
+// A check that long kernels make between pieces of work, on the calling
+// thread and outside any parallel region; true asks the kernel to stop. The
+// bindings make it poll Python's signal handlers, so Ctrl-C stops a kernel.
+using Interrupt = std::function<bool()>;
 
 inline Index n_chunks(Index n_rows) { return (n_rows + kChunkRows - 1) / kChunkRows; }
 
@@ -56,8 +62,9 @@ void for_each_item(Index n_items, Body&& body) {
 // memory of the partials without making the order depend on threads. Each
 // partial starts on a 64-byte boundary: Eigen's vectorized reductions peel
 // by alignment, so a partial's alignment must not vary from run to run.
+// Returns false if stop() asked to stop between two waves (total is then partial).
 template <class T, class Body>
-void sum_over_chunks(Index n_rows, Index width, T* total, Body&& body) {
+bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, const Interrupt& stop = {}) {
   constexpr Index kBudgetBytes = Index(64) << 20;
   constexpr Index kAlign = 64 / Index(sizeof(T));
   const Index stride = (width + kAlign - 1) / kAlign * kAlign;
@@ -68,6 +75,7 @@ void sum_over_chunks(Index n_rows, Index width, T* total, Body&& body) {
   std::fill(total, total + width, T(0));
   const int threads = num_threads();
   for (Index first = 0; first < chunks; first += wave) {
+    if (first > 0 && stop && stop()) return false;
     const Index count = std::min(wave, chunks - first);
 #pragma omp parallel num_threads(threads)
     {
@@ -85,6 +93,7 @@ void sum_over_chunks(Index n_rows, Index width, T* total, Body&& body) {
       }
     }
   }
+  return true;
 }
 
 // One workspace per thread, allocated before any parallel region.

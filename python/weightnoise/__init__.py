@@ -8,8 +8,11 @@ kernel.
 """
 
 from .curvature import curvature, hessian_trace
+from .estimate import Estimate
+from .expansion import Equivalence, SecondOrder, equivalence, second_order
 from .derivatives import grad_norms_sq, hvp, jvp, loss, loss_grad, per_example_grads, predict, vjp
 from .model import ACTIVATIONS, MLP
+from .noise import NOISE_MODES, perturb, perturbed_loss
 from .penalty import penalty, penalty_grad
 from .threads import get_num_threads, num_threads, set_num_threads
 
@@ -17,8 +20,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "Equivalence",
+    "Estimate",
     "MLP",
+    "NOISE_MODES",
+    "SecondOrder",
     "curvature",
+    "equivalence",
     "get_num_threads",
     "grad_norms_sq",
     "hessian_trace",
@@ -30,7 +38,10 @@ __all__ = [
     "penalty",
     "penalty_grad",
     "per_example_grads",
+    "perturb",
+    "perturbed_loss",
     "predict",
+    "second_order",
     "set_num_threads",
     "vjp",
 ]

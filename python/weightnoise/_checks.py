@@ -112,3 +112,24 @@ def check_memory(n_elements: int, itemsize: int, what: str, alternative: str, li
     if size > limit_bytes:
         raise MemoryError(f"{what} would need {size / 2**30:.1f} GiB (limit {limit_bytes / 2**30:.0f} GiB); "
                           f"{alternative}")
+
+
+def as_eta(value, name: str = "eta") -> float:
+    """A noise variance: a finite real number ≥ 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and non-negative, got {value}")
+    return float(value)
+
+
+def as_flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def as_choice(value, name: str, choices) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {tuple(choices)}")
+    return value

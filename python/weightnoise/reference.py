@@ -13,11 +13,16 @@ H_n = ∇²_θ ŷ(x_n); r_n = ŷ(x_n) − y_n.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from . import _checks, _philox
+from . import _checks, _expansion, _philox
+from ._expansion import Equivalence, SecondOrder
 from .curvature import METHODS
+from .estimate import Estimate
 from .model import MLP
+from .noise import NOISE_MODES
 
 # --- activations: σ, σ', σ'' (the formulas of cpp/weightnoise/activation.hpp) ---
 
@@ -301,3 +306,85 @@ def curvature(model: MLP, X, y, method: str = "exact", *, n_probes: int = 64, se
     r = predict(model, X) - y
     trace = hessian_trace(model, X, method, n_probes=n_probes, seed=seed, layers=layers, biases=biases)
     return model.dtype.type(np.mean(r * trace))
+
+
+# --- weight noise ---
+
+
+def _normals(model: MLP, purpose, seed: int, draw: int, item: int, count: int) -> np.ndarray:
+    return _philox.normal(seed, purpose, draw, item, 0, count, dtype=model.dtype)
+
+
+def perturb(model: MLP, eta: float, seed: int = 0, *, draw: int = 0, layers=None, biases: bool = True) -> MLP:
+    """θ + √η ε_k with ε_k = stream (seed, shared_noise, draw, 0), zero outside the subset."""
+    model = _checks.check_model(model)
+    eta = _checks.as_eta(eta)
+    seed, draw = _checks.as_seed(seed), _checks.as_count(draw, "draw", minimum=0)
+    eps = _normals(model, _philox.Purpose.shared_noise, seed, draw, 0, model.n_params)
+    return model.with_params(model.params + np.sqrt(eta) * eps * _subset_mask(model, layers, biases))
+
+
+def _perturbed_predictions(model: MLP, X: np.ndarray, mode: str, eta: float, seed: int, draw: int,
+                           sign: float, layers, biases) -> np.ndarray:
+    """ŷ(x_n) under draw ``draw`` of the noise, scaled by sign (±1), shape (n_examples,)."""
+    N, root_eta = X.shape[0], sign * np.sqrt(eta)
+    mask = _subset_mask(model, layers, biases)
+    if mode == "shared":
+        eps = _normals(model, _philox.Purpose.shared_noise, seed, draw, 0, model.n_params)
+        return predict(model.with_params(model.params + root_eta * eps * mask), X)
+    weights, bias_flags = _checks.as_subset(model, layers, biases)
+    if mode == "per_example":
+        # ε_{k,n} literally: every example has its own perturbed weights W_l + √η E_{l,n}.
+        E = np.array([_normals(model, _philox.Purpose.example_noise, seed, draw, n, model.n_params)
+                      for n in range(N)]) * mask
+        a = X
+        for l, ((W, b), (E_W, E_b)) in enumerate(zip(model.layers, _blocks(model, E))):
+            z = np.einsum("nij,nj->ni", W + root_eta * E_W, a) + b + root_eta * E_b
+            a = _sigma(model.activation, z) if l < model.n_layers - 1 else z
+        return z[:, 0]
+    # local: z_l = W_l a_l + b_l + √η √(‖a_l‖²·[W_l] + [b_l]) ξ_l.
+    widths = model.layer_sizes[1:]
+    xi = np.array([_normals(model, _philox.Purpose.local_noise, seed, draw, n, sum(widths)) for n in range(N)])
+    offsets = np.concatenate([[0], np.cumsum(widths)])
+    a = X
+    for l, (W, b) in enumerate(model.layers):
+        scale = np.sqrt(weights[l] * np.sum(a * a, axis=1) + bias_flags[l])
+        z = a @ W.T + b + root_eta * scale[:, None] * xi[:, offsets[l]:offsets[l + 1]]
+        a = _sigma(model.activation, z) if l < model.n_layers - 1 else z
+    return z[:, 0]
+
+
+def perturbed_loss(model: MLP, X, y, eta: float, n_draws: int, noise: str = "shared", antithetic: bool = True,
+                   seed: int = 0, *, layers=None, biases: bool = True) -> Estimate:
+    """Monte Carlo estimate of J̃_η from the same noise streams as the compiled core."""
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    eta = _checks.as_eta(eta)
+    n_draws = _checks.as_count(n_draws, "n_draws")
+    mode = _checks.as_choice(noise, "noise", NOISE_MODES)
+    antithetic = _checks.as_flag(antithetic, "antithetic")
+    seed = _checks.as_seed(seed)
+    _checks.as_subset(model, layers, biases)
+    signs = (1.0, -1.0) if antithetic else (1.0,)
+    draws = np.array([
+        np.mean([np.mean((_perturbed_predictions(model, X, mode, eta, seed, k, s, layers, biases) - y) ** 2)
+                 for s in signs])
+        for k in range(n_draws)
+    ], dtype=model.dtype)
+    return Estimate.from_draws(draws, n_draws * X.shape[0] * len(signs))
+
+
+# --- the second-order account (the same composition, over these kernels) ---
+
+
+def second_order(model: MLP, X, y, eta: float, *, layers=None, biases: bool = True) -> SecondOrder:
+    """J, η·Ω, η·C and their sum."""
+    return _expansion.second_order(sys.modules[__name__], model, X, y, eta, layers, biases)
+
+
+def equivalence(model: MLP, X, y, etas, n_draws: int, noise: str = "shared", antithetic: bool = True,
+                seed: int = 0, *, layers=None, biases: bool = True) -> Equivalence:
+    """Measured J̃_η against J + η·Ω and J + η·Ω + η·C over a grid of η."""
+    return _expansion.equivalence(sys.modules[__name__], model, X, y, etas, n_draws, noise, antithetic, seed,
+                                  layers, biases)

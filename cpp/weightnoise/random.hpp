@@ -1,0 +1,466 @@
+// Counter-based random numbers: Philox4x32-10 (Salmon et al., SC'11, the
+// Random123 constants). Every number is a pure function of
+// (seed, purpose, draw, item, index), so any chunking and any thread count
+// give the same bits. A stream is (seed, purpose, draw, item); its block b is
+//   key = (seed lo32, seed hi32),  counter = (b, item, draw, purpose).
+//
+// Element schedule (the contract; python/weightnoise/_philox.py mirrors it):
+//   uniform  e: words (2(e mod 2), 2(e mod 2)+1) of block e/2, 53 high bits / 2^53, in [0, 1)
+//   normal   e: block e/2 by Box–Muller, e even → r cos, e odd → r sin
+//   ±1       e: bit e mod 32 of word (e mod 128)/32 of block e/128, 1 → +1
+// Block indices are uint32, so a stream holds 2^33 normals or uniforms.
+//
+// The fills work on batches of kBatch consecutive blocks: Philox runs on
+// SIMD lanes (AVX2, SSE2, or plain loops elsewhere) and the Box–Muller
+// transform uses branch-free, auto-vectorized log and sincos below instead of
+// libm. Every element goes through the same batch code whatever the offset,
+// length or thread, so a fill's values never depend on where it starts.
+// All fills are allocation-free, throw nothing and touch no global state:
+// they may run inside OpenMP parallel regions.
+#pragma once
+
+#include "weightnoise/types.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#if defined(__AVX2__) || defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+namespace weightnoise {
+
+// What a stream is for, so that different uses of one seed never share bits.
+enum class Purpose : std::uint32_t {
+  standard_normal = 1,  // weightnoise.standard_normal
+  shared_noise = 2,     // ε_k shared by all examples (item = 0)
+  example_noise = 3,    // ε_{k,n} for example n (item = n)
+  local_noise = 4,      // ξ_{k,n} of the local reparameterization
+  hutchinson = 5,       // Rademacher probes (draw = probe)
+  minibatch = 6,        // minibatch order of training epochs
+  train_shared_noise = 7,   // training: ε per minibatch (draw = step)
+  train_example_noise = 8,  // training: ε per presentation (draw = epoch, item = example)
+  train_local_noise = 9,    // training: ξ per presentation (draw = epoch, item = example)
+};
+
+struct Stream {
+  std::uint64_t seed;
+  Purpose purpose;
+  std::uint32_t draw;
+  std::uint32_t item;
+};
+
+using Block = std::array<std::uint32_t, 4>;
+
+inline constexpr std::uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;  // round multipliers
+inline constexpr std::uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;  // key increments (Weyl)
+
+// One Philox4x32-10 block (the reference the batched version must match).
+inline Block philox4x32_10(Block c, std::uint32_t k0, std::uint32_t k1) {
+  for (int round = 0; round < 10; ++round) {
+    const std::uint64_t p0 = std::uint64_t(kPhiloxM0) * c[0];
+    const std::uint64_t p1 = std::uint64_t(kPhiloxM1) * c[2];
+    c = {std::uint32_t(p1 >> 32) ^ c[1] ^ k0, std::uint32_t(p1), std::uint32_t(p0 >> 32) ^ c[3] ^ k1,
+         std::uint32_t(p0)};
+    k0 += kPhiloxW0;
+    k1 += kPhiloxW1;
+  }
+  return c;
+}
+
+inline Block stream_block(const Stream& s, std::uint32_t b) {
+  return philox4x32_10({b, s.item, s.draw, std::uint32_t(s.purpose)}, std::uint32_t(s.seed),
+                       std::uint32_t(s.seed >> 32));
+}
+
+// A uniform in (0, 1] from the 53 high bits of (hi, lo).
+inline double uniform_open0(std::uint32_t hi, std::uint32_t lo) {
+  const std::uint64_t x = (std::uint64_t(hi) << 32 | lo) >> 11;
+  return double(x + 1) * 0x1.0p-53;
+}
+
+namespace detail {
+
+constexpr int kBatch = 16;  // blocks per batch: 4 AVX2 registers per Philox word
+
+// Word j of block b0 + i of a stream is words[j][i], in the low 32 bits.
+using BatchWords = std::uint64_t[4][kBatch];
+
+#if defined(__AVX2__) || defined(__SSE2__)
+// Philox on SIMD lanes of 64 bits that carry one 32-bit word each. The high
+// 32 bits of a lane hold garbage between rounds: the 32×32→64 multiply reads
+// only the low halves, and every word is masked once at the end.
+#if defined(__AVX2__)
+struct Lanes {
+  using V = __m256i;
+  static constexpr int width = 4;
+  static V set1(std::uint32_t a) { return _mm256_set1_epi64x(std::int64_t(a)); }
+  static V iota() { return _mm256_setr_epi64x(0, 1, 2, 3); }
+  static V add(V a, V b) { return _mm256_add_epi64(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_epu32(a, b); }
+  static V high(V p) { return _mm256_srli_epi64(p, 32); }
+  static V xor3(V a, V b, V c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
+  static void store_low(std::uint64_t* out, V a) {
+    _mm256_storeu_si256(reinterpret_cast<V*>(out), _mm256_and_si256(a, _mm256_set1_epi64x(0xFFFFFFFF)));
+  }
+};
+#else
+struct Lanes {
+  using V = __m128i;
+  static constexpr int width = 2;
+  static V set1(std::uint32_t a) { return _mm_set1_epi64x(std::int64_t(a)); }
+  static V iota() { return _mm_set_epi64x(1, 0); }
+  static V add(V a, V b) { return _mm_add_epi64(a, b); }
+  static V mul(V a, V b) { return _mm_mul_epu32(a, b); }
+  static V high(V p) { return _mm_srli_epi64(p, 32); }
+  static V xor3(V a, V b, V c) { return _mm_xor_si128(_mm_xor_si128(a, b), c); }
+  static void store_low(std::uint64_t* out, V a) {
+    _mm_storeu_si128(reinterpret_cast<V*>(out), _mm_and_si128(a, _mm_set1_epi64x(0xFFFFFFFF)));
+  }
+};
+#endif
+
+// A stream set up for batches: its constant counter words and its key
+// schedule k + r (W0, W1), r = 0 … 9, broadcast to lanes once per fill.
+class BatchStream {
+ public:
+  explicit BatchStream(const Stream& s)
+      : item_(Lanes::set1(s.item)), draw_(Lanes::set1(s.draw)), purpose_(Lanes::set1(std::uint32_t(s.purpose))) {
+    std::uint32_t k0 = std::uint32_t(s.seed), k1 = std::uint32_t(s.seed >> 32);
+    for (int r = 0; r < 10; ++r, k0 += kPhiloxW0, k1 += kPhiloxW1) {
+      key0_[r] = Lanes::set1(k0);
+      key1_[r] = Lanes::set1(k1);
+    }
+  }
+
+  // Blocks b0 … b0 + kBatch − 1 (block indices wrap modulo 2^32).
+  void blocks(std::uint32_t b0, BatchWords& words) const {
+    using V = Lanes::V;
+    constexpr int g_count = kBatch / Lanes::width;
+    const V m0 = Lanes::set1(kPhiloxM0), m1 = Lanes::set1(kPhiloxM1);
+    V x0[g_count], x1[g_count], x2[g_count], x3[g_count];
+    for (int g = 0; g < g_count; ++g) {
+      x0[g] = Lanes::add(Lanes::set1(b0 + std::uint32_t(g * Lanes::width)), Lanes::iota());
+      x1[g] = item_;
+      x2[g] = draw_;
+      x3[g] = purpose_;
+    }
+#pragma GCC unroll 10
+    for (int r = 0; r < 10; ++r) {
+      for (int g = 0; g < g_count; ++g) {
+        const V p0 = Lanes::mul(x0[g], m0), p1 = Lanes::mul(x2[g], m1);
+        x0[g] = Lanes::xor3(Lanes::high(p1), x1[g], key0_[r]);
+        x2[g] = Lanes::xor3(Lanes::high(p0), x3[g], key1_[r]);
+        x1[g] = p1;
+        x3[g] = p0;
+      }
+    }
+    for (int g = 0; g < g_count; ++g) {
+      Lanes::store_low(words[0] + g * Lanes::width, x0[g]);
+      Lanes::store_low(words[1] + g * Lanes::width, x1[g]);
+      Lanes::store_low(words[2] + g * Lanes::width, x2[g]);
+      Lanes::store_low(words[3] + g * Lanes::width, x3[g]);
+    }
+  }
+
+ private:
+  Lanes::V item_, draw_, purpose_, key0_[10], key1_[10];
+};
+#else
+// Plain loops: compilers turn the widening multiply into vector code where
+// the ISA has one (NEON umull).
+class BatchStream {
+ public:
+  explicit BatchStream(const Stream& s) : s_(s) {}
+
+  void blocks(std::uint32_t b0, BatchWords& words) const {
+    std::uint32_t x0[kBatch], x1[kBatch], x2[kBatch], x3[kBatch];
+    for (int i = 0; i < kBatch; ++i) {
+      x0[i] = b0 + std::uint32_t(i);
+      x1[i] = s_.item;
+      x2[i] = s_.draw;
+      x3[i] = std::uint32_t(s_.purpose);
+    }
+    std::uint32_t k0 = std::uint32_t(s_.seed), k1 = std::uint32_t(s_.seed >> 32);
+    for (int r = 0; r < 10; ++r, k0 += kPhiloxW0, k1 += kPhiloxW1) {
+      for (int i = 0; i < kBatch; ++i) {
+        const std::uint64_t p0 = std::uint64_t(kPhiloxM0) * x0[i], p1 = std::uint64_t(kPhiloxM1) * x2[i];
+        x0[i] = std::uint32_t(p1 >> 32) ^ x1[i] ^ k0;
+        x2[i] = std::uint32_t(p0 >> 32) ^ x3[i] ^ k1;
+        x1[i] = std::uint32_t(p1);
+        x3[i] = std::uint32_t(p0);
+      }
+    }
+    for (int i = 0; i < kBatch; ++i) {
+      words[0][i] = x0[i];
+      words[1][i] = x1[i];
+      words[2][i] = x2[i];
+      words[3][i] = x3[i];
+    }
+  }
+
+ private:
+  Stream s_;
+};
+#endif
+
+inline double from_bits(std::uint64_t u) {
+  double d;
+  std::memcpy(&d, &u, sizeof d);
+  return d;
+}
+
+inline std::uint64_t to_bits(double d) {
+  std::uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+// a·b + c, fused where the target has FMA: the last bits then differ
+// between builds, the error bounds below hold for both.
+inline double mul_add(double a, double b, double c) {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+// n for an integer n < 2^52, exactly: 2^52 + n has n as its mantissa (no
+// vector int64 → double conversion exists before AVX-512).
+inline double small_to_double(std::uint64_t n) {
+  return from_bits(0x4330000000000000u | n) - 0x1.0p52;
+}
+
+// x·2^-53 with x = the 53 high bits of (hi, lo) = hi·2^21 + lo/2^11: both
+// parts are exact doubles and so is their sum. In [0, 1 − 2^-53].
+inline double uniform53(std::uint64_t hi, std::uint64_t lo) {
+  return small_to_double(hi) * 0x1.0p-32 + small_to_double(lo >> 11) * 0x1.0p-53;
+}
+
+// ln x for a positive normal x (fdlibm's e_log.c without branches):
+//   x = 2^k m, m ∈ [√2/2, √2), f = m − 1, s = f/(2 + f),
+//   ln m = 2 atanh s = f − f²/2 + s (f²/2 + R(s²)),  R the minimax series,
+//   ln x = k ln2_hi + (f − f²/2 + s (f²/2 + R) + k ln2_lo).
+// Error < 1 ulp; exactly 0 at x = 1.
+inline double log_positive(double x) {
+  constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  constexpr double lg1 = 6.666666666666735130e-01, lg2 = 3.999999999940941908e-01,
+                   lg3 = 2.857142874366239149e-01, lg4 = 2.222219843214978396e-01,
+                   lg5 = 1.818357216161805012e-01, lg6 = 1.531383769920937332e-01,
+                   lg7 = 1.479819860511658591e-01;
+  // Shift the mantissa window so that m lands in [√2/2, √2): adding
+  // (1 − bits(√2/2)) carries into the exponent exactly when m ≥ √2.
+  const std::uint64_t ix = to_bits(x) + (0x3FF0000000000000u - 0x3FE6A09E667F3BCDu);
+  const double k = small_to_double(ix >> 52) - 1023.0;
+  const double m = from_bits((ix & 0x000FFFFFFFFFFFFFu) + 0x3FE6A09E667F3BCDu);
+  const double f = m - 1.0;
+  const double hfsq = 0.5 * f * f;
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  const double w = z * z;
+  const double t1 = w * mul_add(w, mul_add(w, lg6, lg4), lg2);
+  const double t2 = z * mul_add(w, mul_add(w, mul_add(w, lg7, lg5), lg3), lg1);
+  const double r = t1 + t2;
+  return mul_add(k, ln2_hi, mul_add(s, hfsq + r, k * ln2_lo) - hfsq + f);
+}
+
+// sin and cos of a = fl(2π u) for u ∈ [0, 1), so a ∈ [0, 2π): the angle of
+// libm-based Box–Muller, rounded exactly as it rounds it.
+// Reduction a = n π/2 + y, |y| ≤ π/4 (+ an ulp): a − n p1 is exact, and y is
+// carried as y + y_lo to ~100 bits, so that sin and cos keep their relative
+// accuracy where a is nearest a multiple of π/2 (no double comes closer than
+// 6e-17). Kernels: fdlibm's __kernel_sin and __kernel_cos (minimax on
+// [−π/4, π/4], < 1 ulp), with y_lo to first order:
+//   sin(y + y_lo) ≈ y + y³ (s1 + y² r_s(y²)) + y_lo,
+//   cos(y + y_lo) ≈ 1 − y²/2 + y⁴ r_c(y²) − y y_lo.
+inline void sincos_two_pi(double u, double& sin_a, double& cos_a) {
+  constexpr double two_pi = 6.283185307179586476925286766559;
+  constexpr double round_magic = 0x1.8p52;  // adding it rounds to an integer, kept in the low mantissa bits
+  const double a = two_pi * u;
+  // n = round(4u) (exact: 4u has 53 bits below 4) leaves |a − n π/2| ≤ π/4 + 2^-50,
+  // and is ready before a is.
+  const double t = mul_add(u, 4.0, round_magic);
+  const double n = t - round_magic;  // 0 … 4
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+  // π/2 = p1 + p2 + p3, 53 bits each. a − n p1 is a multiple of 2^-53 below 1
+  // in magnitude, so the fused a − n p1 is exact; y − (r1 − n p2) is recovered exactly.
+  constexpr double p1 = 0x1.921fb54442d18p+0, p2 = 0x1.1a62633145c07p-54, p3 = -0x1.f1976b7ed8fbcp-110;
+  const double r1 = std::fma(-n, p1, a);
+  const double y = std::fma(-n, p2, r1);
+  const double y_lo = std::fma(-n, p3, std::fma(-n, p2, r1 - y));
+#else
+  // π/2 = p1 + p2 + p3 with p1, p2 of 33 bits (n p1, n p2 exact products):
+  // a − n p1 is exact, Fast2Sum recovers the rounding error of r1 − n p2.
+  constexpr double p1 = 1.57079632673412561417e+00, p2 = 6.07710050630396597660e-11,
+                   p3 = 2.02226624879595063154e-21;
+  const double r1 = a - n * p1;
+  const double w2 = n * p2;
+  const double r2 = r1 - w2;
+  const double tail = ((r1 - r2) - w2) - n * p3;
+  const double y = r2 + tail;
+  const double y_lo = (r2 - y) + tail;
+#endif
+  constexpr double s1 = -1.66666666666666324348e-01, s2 = 8.33333333332248946124e-03,
+                   s3 = -1.98412698298579493134e-04, s4 = 2.75573137070700676789e-06,
+                   s5 = -2.50507602534068634195e-08, s6 = 1.58969099521155010221e-10;
+  constexpr double c1 = 4.16666666666666019037e-02, c2 = -1.38888888888741095749e-03,
+                   c3 = 2.48015872894767294178e-05, c4 = -2.75573143513906633035e-07,
+                   c5 = 2.08757232129817482790e-09, c6 = -1.13596475577881948265e-11;
+  const double z = y * y;
+  const double w = z * z;
+  const double rs = mul_add(z * w, mul_add(z, s6, s5), mul_add(z, mul_add(z, s4, s3), s2));
+  const double sin_y = y + mul_add(z * y, mul_add(z, rs, s1), y_lo);
+  const double rc = mul_add(z, mul_add(z, mul_add(z, c3, c2), c1), w * w * mul_add(z, mul_add(z, c6, c5), c4));
+  // 1 − z/2 rounded, plus its rounding error, plus the small terms.
+  const double hz = 0.5 * z;
+  const double one_hz = 1.0 - hz;
+  const double cos_y = one_hz + (((1.0 - one_hz) - hz) + mul_add(z, rc, -(y * y_lo)));
+
+  // Quadrant n (low bits of t): (cos a, sin a) = (c, s), (−s, c), (−c, −s), (s, −c).
+  const std::uint64_t q = to_bits(t);
+  constexpr std::uint64_t sign = std::uint64_t(1) << 63;
+  const double c_pick = (q & 1) ? sin_y : cos_y;
+  const double s_pick = (q & 1) ? cos_y : sin_y;
+  cos_a = from_bits(to_bits(c_pick) ^ (((q + 1) << 62) & sign));
+  sin_a = from_bits(to_bits(s_pick) ^ ((q << 62) & sign));
+}
+
+// x[i] = √x[i] for x[i] ≥ 0. Hardware square roots on all lanes: std::sqrt
+// inside the main loop would keep its errno branch and stop vectorization.
+inline void sqrt_batch(double* x) {
+#if defined(__AVX__)
+  for (int i = 0; i < kBatch; i += 4) _mm256_storeu_pd(x + i, _mm256_sqrt_pd(_mm256_loadu_pd(x + i)));
+#elif defined(__SSE2__)
+  for (int i = 0; i < kBatch; i += 2) _mm_storeu_pd(x + i, _mm_sqrt_pd(_mm_loadu_pd(x + i)));
+#else
+  for (int i = 0; i < kBatch; ++i) x[i] = std::sqrt(x[i]);
+#endif
+}
+
+// out[2i] = a[i], out[2i+1] = b[i] for i < kBatch.
+inline void interleave(const double* a, const double* b, double* out) {
+#if defined(__AVX__)
+  for (int i = 0; i < kBatch; i += 4) {
+    const __m256d x = _mm256_loadu_pd(a + i), y = _mm256_loadu_pd(b + i);
+    const __m256d lo = _mm256_unpacklo_pd(x, y), hi = _mm256_unpackhi_pd(x, y);  // x0 y0 x2 y2, x1 y1 x3 y3
+    _mm256_storeu_pd(out + 2 * i, _mm256_permute2f128_pd(lo, hi, 0x20));
+    _mm256_storeu_pd(out + 2 * i + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
+  }
+#else
+  for (int i = 0; i < kBatch; ++i) {
+    out[2 * i] = a[i];
+    out[2 * i + 1] = b[i];
+  }
+#endif
+}
+
+// Elements 2 b0 … 2 (b0 + kBatch) − 1 of a normal stream into out[2 kBatch]:
+//   u1 = (x1 + 1) 2^-53 ∈ (0, 1],  u2 = x2 2^-53 ∈ [0, 1),
+//   r = √(−2 ln u1),  out[2i] = r cos 2πu2,  out[2i+1] = r sin 2πu2.
+inline void normal_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
+  BatchWords words;
+  bs.blocks(b0, words);
+  double r[kBatch], x_cos[kBatch], x_sin[kBatch];
+#pragma omp simd
+  for (int i = 0; i < kBatch; ++i) {
+    const double u1 = uniform53(words[0][i], words[1][i]) + 0x1.0p-53;  // exact
+    r[i] = -2.0 * log_positive(u1);
+  }
+  sqrt_batch(r);
+#pragma omp simd
+  for (int i = 0; i < kBatch; ++i) {
+    double sin_a, cos_a;
+    sincos_two_pi(uniform53(words[2][i], words[3][i]), sin_a, cos_a);
+    x_cos[i] = r[i] * cos_a;
+    x_sin[i] = r[i] * sin_a;
+  }
+  interleave(x_cos, x_sin, out);
+}
+
+// Uniforms 2 b0 … 2 (b0 + kBatch) − 1 of a stream into out[2 kBatch].
+inline void uniform_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
+  BatchWords words;
+  bs.blocks(b0, words);
+  double even[kBatch], odd[kBatch];
+#pragma omp simd
+  for (int i = 0; i < kBatch; ++i) {
+    even[i] = uniform53(words[0][i], words[1][i]);
+    odd[i] = uniform53(words[2][i], words[3][i]);
+  }
+  interleave(even, odd, out);
+}
+
+// out[i] = convert(element first + i) for a stream with two elements per
+// block, batch(b0, dst) writing elements 2 b0 … 2 b0 + 2 kBatch − 1 as
+// doubles. Whole even-aligned batches of doubles go straight to out (and are
+// converted in place); the rest goes through a buffer. Either way every
+// element comes from the same batch code, whatever first and count are.
+template <class T, class Batch, class Convert>
+void fill_pairs(std::uint64_t first, T* out, Index count, Batch batch, Convert convert) {
+  constexpr Index batch_size = 2 * kBatch;
+  double buffer[batch_size];
+  std::uint64_t e = first;
+  for (Index i = 0; i < count;) {
+    const std::uint32_t b0 = std::uint32_t(e >> 1);
+    const Index skip = Index(e & 1);
+    if constexpr (std::is_same_v<T, double>) {
+      if (skip == 0 && count - i >= batch_size) {
+        batch(b0, out + i);
+        for (Index j = 0; j < batch_size; ++j) out[i + j] = convert(out[i + j]);
+        i += batch_size;
+        e += std::uint64_t(batch_size);
+        continue;
+      }
+    }
+    batch(b0, buffer);
+    const Index take = std::min<Index>(batch_size - skip, count - i);
+    for (Index j = 0; j < take; ++j) out[i + j] = convert(buffer[skip + j]);
+    i += take;
+    e += std::uint64_t(take);
+  }
+}
+
+}  // namespace detail
+
+// out[i] = scale · (element first + i of the stream's standard normals); for
+// float, the double normal is rounded first, then scaled.
+template <class T>
+void fill_normal(const Stream& s, std::uint64_t first, T* out, Index count, T scale = T(1)) {
+  const detail::BatchStream bs(s);
+  const auto batch = [&bs](std::uint32_t b0, double* dst) { detail::normal_batch(bs, b0, dst); };
+  if (std::is_same_v<T, double> && scale == T(1)) {
+    detail::fill_pairs(first, out, count, batch, [](double x) { return T(x); });
+  } else {
+    detail::fill_pairs(first, out, count, batch, [scale](double x) { return scale * T(x); });
+  }
+}
+
+// out[i] = element first + i of the stream's uniforms on [0, 1) (53 bits each).
+inline void fill_uniform(const Stream& s, std::uint64_t first, double* out, Index count) {
+  const detail::BatchStream bs(s);
+  detail::fill_pairs(
+      first, out, count, [&bs](std::uint32_t b0, double* dst) { detail::uniform_batch(bs, b0, dst); },
+      [](double x) { return x; });
+}
+
+// Rademacher ±1: element e is bit (e mod 32) of word (e mod 128) / 32 of block e / 128.
+template <class T>
+void fill_rademacher(const Stream& s, std::uint64_t first, T* out, Index count) {
+  std::uint64_t e = first;
+  for (Index i = 0; i < count;) {
+    const Block w = stream_block(s, std::uint32_t(e >> 7));
+    const int begin = int(e & 127);
+    const int end = int(std::min<std::uint64_t>(128, std::uint64_t(begin) + std::uint64_t(count - i)));
+    T* o = out + i;
+    for (int t = begin; t < end; ++t) o[t - begin] = T(2 * int((w[t >> 5] >> (t & 31)) & 1u) - 1);
+    i += end - begin;
+    e += std::uint64_t(end - begin);
+  }
+}
+
+}  // namespace weightnoise

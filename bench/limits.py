@@ -1,0 +1,84 @@
+"""The machine's own limit: the GEMM rate and the tanh rate at this process's thread count.
+
+A workload that needs F floating-point operations and A activation
+evaluations cannot run faster than F / (GEMM rate) + A / (tanh rate): its
+matrix products can at best run at the speed of one large, well-shaped
+matrix product, and its activations at the speed of one large vectorized
+tanh. Elementwise work, memory traffic and random numbers are not counted,
+so the limit is a lower bound on the time.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+GEMM_SIZE = 2048
+TANH_ELEMENTS = 1 << 23
+
+
+def _best_time(fn, repeats: int) -> float:
+    fn()  # warm-up: page in buffers, start thread pools
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def gemm_rate(dtype, repeats: int = 3, size: int = GEMM_SIZE) -> float:
+    """FLOP/s of one size×size matrix product (2·size³ FLOPs) in NumPy's BLAS."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size)).astype(dtype)
+    b = rng.standard_normal((size, size)).astype(dtype)
+    out = np.empty_like(a)
+    return 2.0 * size**3 / _best_time(lambda: np.matmul(a, b, out=out), repeats)
+
+
+def _numpy_tanh_rate(x: np.ndarray, out: np.ndarray, n_threads: int, repeats: int) -> float:
+    # np.tanh is single-threaded but releases the GIL, so n threads on n slices run in parallel.
+    slices = [slice(i * x.size // n_threads, (i + 1) * x.size // n_threads) for i in range(n_threads)]
+    with ThreadPoolExecutor(n_threads) as pool:
+        def run():
+            list(pool.map(lambda s: np.tanh(x[s], out=out[s]), slices))
+        return x.size / _best_time(run, repeats)
+
+
+def _torch_tanh_rate(x: np.ndarray, out: np.ndarray, repeats: int) -> float:
+    import torch  # uses its intra-op pool, already sized to this process's thread count
+    tx, tout = torch.from_numpy(x), torch.from_numpy(out)
+    return x.size / _best_time(lambda: torch.tanh(tx, out=tout), repeats)
+
+
+def tanh_rate(dtype, n_threads: int, repeats: int = 5, elements: int = TANH_ELEMENTS) -> tuple[float, str]:
+    """Elements/s of the fastest vectorized tanh at hand (NumPy threaded by hand, or PyTorch), and which."""
+    x = np.random.default_rng(1).uniform(-3, 3, elements).astype(dtype)
+    out = np.empty_like(x)
+    rates = {"numpy": _numpy_tanh_rate(x, out, n_threads, repeats)}
+    try:
+        rates["torch"] = _torch_tanh_rate(x, out, repeats)
+    except ImportError:
+        pass
+    best = max(rates, key=rates.get)
+    return rates[best], best
+
+
+def measure_limits(n_threads: int, dtypes=("float64", "float32"), repeats: int = 3, gemm_size: int = GEMM_SIZE,
+                   tanh_elements: int = TANH_ELEMENTS) -> dict[str, dict]:
+    """{dtype: {"gemm_flops_per_s", "tanh_per_s", "tanh_source"}} measured now, in this process."""
+    limits = {}
+    for dtype in dtypes:
+        rate, source = tanh_rate(np.dtype(dtype), n_threads, repeats + 2, tanh_elements)
+        limits[dtype] = {"gemm_flops_per_s": gemm_rate(np.dtype(dtype), repeats, gemm_size),
+                         "tanh_per_s": rate, "tanh_source": source}
+    return limits
+
+
+def limit_seconds(flops: float, activations: float, limits: dict) -> float | None:
+    """The workload's lower-bound time on this machine, or None when it has no FLOP/activation count."""
+    if not flops and not activations:
+        return None
+    return flops / limits["gemm_flops_per_s"] + activations / limits["tanh_per_s"]

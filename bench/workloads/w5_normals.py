@@ -1,0 +1,79 @@
+"""W5: 10⁸ standard normals (weightnoise.standard_normal against the generators of NumPy, PyTorch, JAX).
+
+Checked on 10⁶ draws: mean, variance and kurtosis of N(0, 1) within 5σ;
+weightnoise also bit-for-bit against weightnoise.reference when both exist
+(the same counter-based stream). bench/bench_normals.py holds the
+standalone generator benchmark; this module only times the calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import weightnoise
+
+from .. import weightnoise_rows
+from ..checks import all_of, same_numbers, standard_normal_moments
+from ..contenders import Case, Contender
+from ..flops import NO_WORK
+from ..weightnoise_rows import missing, reference
+from .common import library_rows, skipped
+
+CHECK_DRAWS = 10**6
+
+
+def _row(impl, library, make_run, dtype="float64", extra_check=None, note=""):
+    def check():
+        moments = standard_normal_moments(make_run(CHECK_DRAWS)())
+        return all_of(moments, extra_check()) if extra_check is not None and moments else moments
+    return Contender(impl, library, build=make_run, check=check, dtype=dtype, note=note)
+
+
+def contenders() -> list[Contender]:
+    rows = []
+    reason = missing("standard_normal")
+    same_stream = None
+    if not reason and not missing("standard_normal", reference):
+        def same_stream():
+            return same_numbers(weightnoise.standard_normal((1000,), seed=0, dtype=np.float64),
+                                reference.standard_normal((1000,), seed=0, dtype=np.float64), "float64",
+                                "weightnoise.reference.standard_normal")
+    for dtype in ("float64", "float32"):
+        if reason:
+            rows.append(skipped("weightnoise.standard_normal", "weightnoise", reason, dtype))
+        else:
+            rows.append(_row("weightnoise.standard_normal", "weightnoise",
+                             lambda n, dtype=dtype: weightnoise_rows.standard_normal(weightnoise, n, dtype), dtype,
+                             same_stream if dtype == "float64" else None))
+
+    if reference is not None and not missing("standard_normal", reference):
+        rows.append(_row("NumPy reference (weightnoise.reference)", "numpy",
+                         lambda n: weightnoise_rows.standard_normal(reference, n, "float64")))
+
+    def numpy_normals(n):
+        rng = np.random.default_rng(0)
+        return lambda: rng.standard_normal(n)
+    rows.append(_row("NumPy default_rng().standard_normal", "numpy", numpy_normals, note="single-threaded"))
+
+    def torch_rows():
+        import torch
+
+        from ..peers.torch_common import generator
+
+        def normals(n):
+            g = generator(0)
+            return lambda: torch.randn(n, generator=g, dtype=torch.float64)
+        return [_row("torch.randn", "torch", normals)]
+
+    def jax_rows():
+        from ..peers import jax_peers
+        return [_row("jax.random.normal under jit", "jax", lambda n: jax_peers.standard_normal(n, np.float64))]
+
+    rows += library_rows("torch", ["torch.randn"], torch_rows)
+    rows += library_rows("jax", ["jax.random.normal under jit"], jax_rows)
+    return rows
+
+
+def cases(sizes) -> list[Case]:
+    n = sizes.n_normals
+    return [Case("W5", "normals", f"{n:,} standard normals", "normals", n,
+                 min(n, CHECK_DRAWS), NO_WORK, contenders, has_targets=True)]

@@ -17,6 +17,13 @@
 // length or thread, so a fill's values never depend on where it starts.
 // All fills are allocation-free, throw nothing and touch no global state:
 // they may run inside OpenMP parallel regions.
+//
+// Accuracy against glibc (uniforms and signs are bit-exact): log_positive,
+// and sin and cos of fl(2π u), are each within 1 ulp over 10^7 random inputs
+// plus every input within 10^6 (log) or 2·10^5 (sincos) ulp of the ends
+// u1 = 2^-53 and 1 and of each eighth of a turn; a normal is within 3 ulp of
+// libm Box–Muller, √(−2 log u1) · cos or sin(fl(2π u2)), over 10^8 elements,
+// with or without FMA. The tests allow 4 (_philox.NORMAL_ULP_BOUND).
 #pragma once
 
 #include "weightnoise/types.hpp"
@@ -85,7 +92,11 @@ inline double uniform_open0(std::uint32_t hi, std::uint32_t lo) {
 
 namespace detail {
 
-constexpr int kBatch = 16;  // blocks per batch: 4 AVX2 registers per Philox word
+// Blocks per batch: a multiple of 4 (AVX2 lanes). Five AVX2 groups per
+// Philox word measured fastest among 8 … 32 blocks on Zen 3: enough
+// independent chains to hide latency, few enough to limit register spills.
+constexpr int kBatch = 20;
+static_assert(kBatch % 4 == 0, "whole AVX2 registers of blocks");
 
 // Word j of block b0 + i of a stream is words[j][i], in the low 32 bits.
 using BatchWords = std::uint64_t[4][kBatch];
@@ -137,7 +148,9 @@ class BatchStream {
     }
   }
 
-  // Blocks b0 … b0 + kBatch − 1 (block indices wrap modulo 2^32).
+  // Blocks b0 … b0 + kBatch − 1 (block indices wrap modulo 2^32). All
+  // kBatch / width groups advance round by round, so that their dependency
+  // chains (multiply, shift, xor) overlap.
   void blocks(std::uint32_t b0, BatchWords& words) const {
     using V = Lanes::V;
     constexpr int g_count = kBatch / Lanes::width;
@@ -236,10 +249,18 @@ inline double small_to_double(std::uint64_t n) {
   return from_bits(0x4330000000000000u | n) - 0x1.0p52;
 }
 
-// x·2^-53 with x = the 53 high bits of (hi, lo) = hi·2^21 + lo/2^11: both
-// parts are exact doubles and so is their sum. In [0, 1 − 2^-53].
-inline double uniform53(std::uint64_t hi, std::uint64_t lo) {
-  return small_to_double(hi) * 0x1.0p-32 + small_to_double(lo >> 11) * 0x1.0p-53;
+// x·2^-53 + offset (offset 0 or 2^-53) with x = the 53 high bits of (hi, lo)
+// = hi·2^21 + lo/2^11, exactly: with H = 2^52 + hi and L = 2^52 + lo/2^11
+// (bit patterns, no conversion), H 2^-32 − 2^20 − 1/2 + offset = hi 2^-32 − 1/2
+// + offset and L 2^-53 − 1/2 are exact, and so is their sum, x 2^-53 + offset
+// (which has at most 53 significant bits). In [0, 1 − 2^-53] or (0, 1].
+inline double uniform53(std::uint64_t hi, std::uint64_t lo, double offset = 0.0) {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+  const double h = from_bits(0x4330000000000000u | hi), l = from_bits(0x4330000000000000u | (lo >> 11));
+  return std::fma(l, 0x1.0p-53, std::fma(h, 0x1.0p-32, -(0x1.0p20 + 0.5)) + offset);
+#else
+  return small_to_double(hi) * 0x1.0p-32 + small_to_double(lo >> 11) * 0x1.0p-53 + offset;
+#endif
 }
 
 // ln x for a positive normal x (fdlibm's e_log.c without branches):
@@ -256,16 +277,16 @@ inline double log_positive(double x) {
   // Shift the mantissa window so that m lands in [√2/2, √2): adding
   // (1 − bits(√2/2)) carries into the exponent exactly when m ≥ √2.
   const std::uint64_t ix = to_bits(x) + (0x3FF0000000000000u - 0x3FE6A09E667F3BCDu);
-  const double k = small_to_double(ix >> 52) - 1023.0;
+  const double k = from_bits(0x4330000000000000u | (ix >> 52)) - (0x1.0p52 + 1023.0);  // exact
   const double m = from_bits((ix & 0x000FFFFFFFFFFFFFu) + 0x3FE6A09E667F3BCDu);
   const double f = m - 1.0;
   const double hfsq = 0.5 * f * f;
   const double s = f / (2.0 + f);
   const double z = s * s;
+  // R = z (lg1 + lg2 z + … + lg7 z^6) by Estrin's scheme (a short dependency chain).
   const double w = z * z;
-  const double t1 = w * mul_add(w, mul_add(w, lg6, lg4), lg2);
-  const double t2 = z * mul_add(w, mul_add(w, mul_add(w, lg7, lg5), lg3), lg1);
-  const double r = t1 + t2;
+  const double r = z * mul_add(w * w, mul_add(w, lg7, mul_add(z, lg6, lg5)),
+                               mul_add(w, mul_add(z, lg4, lg3), mul_add(z, lg2, lg1)));
   return mul_add(k, ln2_hi, mul_add(s, hfsq + r, k * ln2_lo) - hfsq + f);
 }
 
@@ -367,17 +388,14 @@ inline void normal_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
   bs.blocks(b0, words);
   double r[kBatch], x_cos[kBatch], x_sin[kBatch];
 #pragma omp simd
-  for (int i = 0; i < kBatch; ++i) {
-    const double u1 = uniform53(words[0][i], words[1][i]) + 0x1.0p-53;  // exact
-    r[i] = -2.0 * log_positive(u1);
-  }
+  for (int i = 0; i < kBatch; ++i) r[i] = -2.0 * log_positive(uniform53(words[0][i], words[1][i], 0x1.0p-53));
+#pragma omp simd
+  for (int i = 0; i < kBatch; ++i) sincos_two_pi(uniform53(words[2][i], words[3][i]), x_sin[i], x_cos[i]);
   sqrt_batch(r);
 #pragma omp simd
   for (int i = 0; i < kBatch; ++i) {
-    double sin_a, cos_a;
-    sincos_two_pi(uniform53(words[2][i], words[3][i]), sin_a, cos_a);
-    x_cos[i] = r[i] * cos_a;
-    x_sin[i] = r[i] * sin_a;
+    x_cos[i] *= r[i];
+    x_sin[i] *= r[i];
   }
   interleave(x_cos, x_sin, out);
 }

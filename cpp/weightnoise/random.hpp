@@ -345,8 +345,15 @@ inline void sincos_two_pi(double u, double& sin_a, double& cos_a) {
   // Quadrant n (low bits of t): (cos a, sin a) = (c, s), (−s, c), (−c, −s), (s, −c).
   const std::uint64_t q = to_bits(t);
   constexpr std::uint64_t sign = std::uint64_t(1) << 63;
-  const double c_pick = (q & 1) ? sin_y : cos_y;
+#if defined(__SSE4_1__) || !defined(__SSE2__)
+  const double c_pick = (q & 1) ? sin_y : cos_y;  // a blend
   const double s_pick = (q & 1) ? cos_y : sin_y;
+#else
+  // SSE2 has no 64-bit compare, so the ternary would stop vectorization: select with a mask.
+  const std::uint64_t odd = 0 - (q & 1);
+  const double c_pick = from_bits((to_bits(sin_y) & odd) | (to_bits(cos_y) & ~odd));
+  const double s_pick = from_bits((to_bits(cos_y) & odd) | (to_bits(sin_y) & ~odd));
+#endif
   cos_a = from_bits(to_bits(c_pick) ^ (((q + 1) << 62) & sign));
   sin_a = from_bits(to_bits(s_pick) ^ ((q << 62) & sign));
 }

@@ -48,11 +48,11 @@ def main():
     for dtype in dtypes:
         name = np.dtype(dtype).name
         rng = np.random.default_rng(12345)
-        t_numpy = best_time(lambda: rng.standard_normal(n, dtype=dtype), args.repeat)
+        t_numpy = best_time(lambda rng=rng, dtype=dtype: rng.standard_normal(n, dtype=dtype), args.repeat)
         rows.append((f"numpy default_rng().standard_normal ({name})", t_numpy, t_numpy))
         for threads in sorted({1, default_threads}):
             _core.set_num_threads(threads)
-            t = best_time(lambda: standard_normal(n, seed=12345, dtype=dtype), args.repeat)
+            t = best_time(lambda dtype=dtype: standard_normal(n, seed=12345, dtype=dtype), args.repeat)
             rows.append((f"weightnoise standard_normal ({name}, {threads} thread{'s' * (threads > 1)})", t, t_numpy))
         _core.set_num_threads(0)
 

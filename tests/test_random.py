@@ -13,12 +13,21 @@ from weightnoise.random import standard_normal
 # Philox4x32-10 known answers: the three "philox4x32 10" lines of Random123's
 # kat_vectors (counter words, key words, expected output words).
 KAT = [
-    ((0x00000000, 0x00000000, 0x00000000, 0x00000000), (0x00000000, 0x00000000),
-     (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
-    ((0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF),
-     (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+    (
+        (0x00000000, 0x00000000, 0x00000000, 0x00000000),
+        (0x00000000, 0x00000000),
+        (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8),
+    ),
+    (
+        (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF),
+        (0xFFFFFFFF, 0xFFFFFFFF),
+        (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD),
+    ),
+    (
+        (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+        (0xA4093822, 0x299F31D0),
+        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+    ),
 ]
 
 P = philox.Purpose
@@ -142,7 +151,10 @@ def test_normals_at_the_extremes_of_u1_and_the_angle():
     # (u1 near 2**-53 and 1; angles near multiples of pi/2) and check those elements.
     n = 2**20
     blocks = philox.stream_blocks(SEED, P.shared_noise, 0, 0, np.arange(n // 2))
-    hi = lambda j: (blocks[:, j].astype(np.uint64) << np.uint64(32) | blocks[:, j + 1]) >> np.uint64(11)  # noqa: E731
+
+    def hi(j):  # the 53 high bits of words (j, j + 1)
+        return (blocks[:, j].astype(np.uint64) << np.uint64(32) | blocks[:, j + 1]) >> np.uint64(11)
+
     x1, x2 = hi(0).astype(np.float64), hi(2).astype(np.float64)
     quarter = np.abs(x2 * 2.0**-51 - np.round(x2 * 2.0**-51))  # distance of 4 u2 to an integer
     picks = np.unique(np.concatenate([np.argsort(x1)[:20], np.argsort(-x1)[:20], np.argsort(quarter)[:40]]))
@@ -164,7 +176,9 @@ def test_rademacher_bits_follow_the_documented_schedule():
     w = philox.stream_blocks(SEED, P.hutchinson, 0, 0, [0, 1])
     e = np.arange(256)
     bits = (w[e // 128, (e % 128) // 32].astype(np.uint64) >> (e % 32).astype(np.uint64)) & np.uint64(1)
-    assert np.array_equal(_core.rademacher_float64(256, SEED, int(P.hutchinson), 0, 0, 0), np.where(bits == 1, 1.0, -1.0))
+    assert np.array_equal(
+        _core.rademacher_float64(256, SEED, int(P.hutchinson), 0, 0, 0), np.where(bits == 1, 1.0, -1.0)
+    )
 
 
 def test_a_fill_does_not_depend_on_where_it_starts():
@@ -287,8 +301,10 @@ def test_standard_normal_seeds_give_different_samples():
     assert np.array_equal(standard_normal(10), standard_normal(10, seed=0))
 
 
-@pytest.mark.parametrize("shape, expected", [(0, (0,)), ((), ()), ((3, 0, 2), (3, 0, 2)), ([2, 3], (2, 3)),
-                                             (np.int64(4), (4,)), ((np.int32(2), 3), (2, 3))])
+@pytest.mark.parametrize(
+    "shape, expected",
+    [(0, (0,)), ((), ()), ((3, 0, 2), (3, 0, 2)), ([2, 3], (2, 3)), (np.int64(4), (4,)), ((np.int32(2), 3), (2, 3))],
+)
 def test_standard_normal_shapes(shape, expected):
     assert standard_normal(shape, seed=1).shape == expected
 
@@ -320,8 +336,17 @@ def test_standard_normal_rejects_bad_seed_and_dtype(kwargs, error, match):
 
 @pytest.mark.parametrize(
     "shape, error",
-    [(-1, ValueError), ((2, -3), ValueError), (2.0, TypeError), ((2, 1.5), TypeError), ("3", TypeError),
-     (None, TypeError), ((True, 2), TypeError), (2**33, ValueError), ((2**17, 2**16), ValueError)],
+    [
+        (-1, ValueError),
+        ((2, -3), ValueError),
+        (2.0, TypeError),
+        ((2, 1.5), TypeError),
+        ("3", TypeError),
+        (None, TypeError),
+        ((True, 2), TypeError),
+        (2**33, ValueError),
+        ((2**17, 2**16), ValueError),
+    ],
 )
 def test_standard_normal_rejects_bad_shapes(shape, error):
     with pytest.raises(error, match="shape"):
@@ -334,3 +359,37 @@ def test_core_rejects_ranges_past_the_end_of_a_stream():
     with pytest.raises(ValueError, match="non-negative"):
         _core.uniform_float64(-1, 0, 1, 0, 0, 0)
     assert _core.standard_normal_float64(5, 0, 2**33 - 5).shape == (5,)
+
+
+# --- Box-Muller at chosen uniforms ------------------------------------------------------------
+
+
+def _words(x1, x2):
+    """Blocks whose 53-bit uniforms are x1 (words 0, 1) and x2 (words 2, 3); the 11 low bits set."""
+    x1, x2 = np.asarray(x1, dtype=np.uint64), np.asarray(x2, dtype=np.uint64)
+    w = np.empty((x1.size, 4), dtype=np.uint64)
+    for j, x in [(0, x1), (2, x2)]:
+        full = (x << np.uint64(11)) | np.uint64(0x7FF)  # the discarded bits must not matter
+        w[:, j], w[:, j + 1] = full >> np.uint64(32), full & np.uint64(0xFFFFFFFF)
+    return w.astype(np.uint32)
+
+
+def test_box_muller_at_the_ends_of_u1_and_at_multiples_of_quarter_turns():
+    # u1 = 2**-53 (x1 = 0: the largest radius, about 8.57) and u1 = 1 (x1 = 2**53 - 1: radius 0), and
+    # u2 at and next to each eighth of a turn, where cos or sin of fl(2 pi u2) is tiny (down to 6e-17).
+    ends = [0, 1, 2, 2**52, 2**53 - 2, 2**53 - 1]
+    angles = [k * 2**50 + d for k in range(8) for d in range(-3, 4) if 0 <= k * 2**50 + d < 2**53]
+    x1, x2 = (a.ravel() for a in np.meshgrid(ends, angles))
+    blocks = _words(x1, x2)
+    cpp = _core.box_muller_float64(blocks)
+    ref = philox.box_muller(blocks)
+    assert cpp.shape == ref.shape == (2 * len(x1),)
+    assert ulp_distance(cpp, ref).max() <= ULP64
+    r = np.hypot(*cpp.reshape(-1, 2).T)
+    assert np.all(r[x1 == 2**53 - 1] == 0)  # u1 = 1
+    assert np.allclose(r[x1 == 0], np.sqrt(106 * np.log(2)), rtol=1e-15, atol=0)  # u1 = 2**-53
+
+
+def test_box_muller_matches_the_stream_normals():
+    blocks = philox.stream_blocks(SEED, P.example_noise, 1, 2, np.arange(50))
+    assert np.array_equal(_core.box_muller_float64(blocks), _core.normal_float64(100, SEED, int(P.example_noise), 1, 2))

@@ -81,6 +81,16 @@ Array<double> rademacher(Index n, std::uint64_t seed, std::uint32_t purpose, std
   });
 }
 
+// (n, 4) uint32 Philox output blocks → their 2n normals.
+Array<double> box_muller_blocks(const Array<std::uint32_t>& blocks) {
+  require(blocks.ndim() == 2 && blocks.shape(1) == 4, "blocks must have shape (n, 4)");
+  const Index n = blocks.shape(0);
+  auto out = new_vector<double>(2 * n);
+  static_assert(sizeof(Block) == 4 * sizeof(std::uint32_t), "a Block is four packed words");
+  box_muller(reinterpret_cast<const Block*>(blocks.data()), n, out.mutable_data());
+  return out;
+}
+
 }  // namespace
 
 void bind_random(py::module_& m) {
@@ -94,6 +104,7 @@ void bind_random(py::module_& m) {
   m.def("normal_float64", &normal<double>, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);
   m.def("normal_float32", &normal<float>, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);
   m.def("uniform_float64", &uniform, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);
+  m.def("box_muller_float64", &box_muller_blocks, "blocks"_a);
   m.def("rademacher_float64", &rademacher, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);
 }
 

@@ -387,12 +387,10 @@ inline void interleave(const double* a, const double* b, double* out) {
 #endif
 }
 
-// Elements 2 b0 … 2 (b0 + kBatch) − 1 of a normal stream into out[2 kBatch]:
-//   u1 = (x1 + 1) 2^-53 ∈ (0, 1],  u2 = x2 2^-53 ∈ [0, 1),
+// Box–Muller on kBatch blocks (words as from BatchStream::blocks) into out[2 kBatch]:
+//   u1 = (x1 + 1) 2^-53 ∈ (0, 1],  u2 = x2 2^-53 ∈ [0, 1)  (x1, x2: 53 high bits of words 0:1, 2:3),
 //   r = √(−2 ln u1),  out[2i] = r cos 2πu2,  out[2i+1] = r sin 2πu2.
-inline void normal_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
-  BatchWords words;
-  bs.blocks(b0, words);
+inline void box_muller_batch(const BatchWords& words, double* out) {
   double r[kBatch], x_cos[kBatch], x_sin[kBatch];
 #pragma omp simd
   for (int i = 0; i < kBatch; ++i) r[i] = -2.0 * log_positive(uniform53(words[0][i], words[1][i], 0x1.0p-53));
@@ -405,6 +403,13 @@ inline void normal_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
     x_sin[i] *= r[i];
   }
   interleave(x_cos, x_sin, out);
+}
+
+// Elements 2 b0 … 2 (b0 + kBatch) − 1 of a normal stream into out[2 kBatch].
+inline void normal_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
+  BatchWords words;
+  bs.blocks(b0, words);
+  box_muller_batch(words, out);
 }
 
 // Uniforms 2 b0 … 2 (b0 + kBatch) − 1 of a stream into out[2 kBatch].
@@ -471,6 +476,23 @@ inline void fill_uniform(const Stream& s, std::uint64_t first, double* out, Inde
   detail::fill_pairs(
       first, out, count, [&bs](std::uint32_t b0, double* dst) { detail::uniform_batch(bs, b0, dst); },
       [](double x) { return x; });
+}
+
+// out[2i], out[2i+1] = the two normals of blocks[i], i < n_blocks, by the
+// very code of fill_normal: lets tests feed chosen words (u1 = 2^-53, u1 = 1,
+// angles at multiples of π/2) through the vectorized Box–Muller.
+inline void box_muller(const Block* blocks, Index n_blocks, double* out) {
+  detail::BatchWords words;
+  double buffer[2 * detail::kBatch];
+  for (Index b = 0; b < n_blocks; b += detail::kBatch) {
+    const Index count = std::min<Index>(detail::kBatch, n_blocks - b);
+    for (int i = 0; i < detail::kBatch; ++i) {
+      const Block& w = blocks[b + std::min<Index>(i, count - 1)];  // pad with the last block
+      for (int j = 0; j < 4; ++j) words[j][i] = w[j];
+    }
+    detail::box_muller_batch(words, buffer);
+    std::copy(buffer, buffer + 2 * count, out + 2 * b);
+  }
 }
 
 // Rademacher ±1: element e is bit (e mod 32) of word (e mod 128) / 32 of block e / 128.

@@ -30,6 +30,7 @@ import numpy as np
 __all__ = [
     "NORMAL_ULP_BOUND",
     "Purpose",
+    "box_muller",
     "normal",
     "philox4x32_10",
     "rademacher",
@@ -193,15 +194,37 @@ def normal(seed, purpose, draw, item, first, count, dtype=np.float64):
     numpy.ndarray of dtype, shape (count,)
         Elements ``first, ..., first + count - 1``.
     """
-    e = _elements(first, count)
-    w = _element_blocks(seed, purpose, draw, item, e, 1)
+    first, count = int(first), int(count)
+    if count == 0:
+        return np.empty(0, dtype=dtype)
+    blocks = np.arange(first >> 1, ((first + count - 1) >> 1) + 1, dtype=np.uint64)
+    pairs = box_muller(stream_blocks(seed, purpose, draw, item, blocks))  # elements 2 (first >> 1), ...
+    start = first & 1
+    return pairs[start : start + count].astype(dtype)
+
+
+def box_muller(blocks):
+    """The two normals of each Philox block, by Box–Muller with libm.
+
+    Parameters
+    ----------
+    blocks : array_like of uint32, shape (n, 4)
+        Output words of Philox4x32-10.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (2 n,)
+        ``r cos(2 pi u2), r sin(2 pi u2)`` of block 0, then of block 1, ...,
+        where ``u1 = (x1 + 1) / 2**53`` and ``u2 = x2 / 2**53`` with ``x1``,
+        ``x2`` the 53 high bits of words (0, 1) and (2, 3), and
+        ``r = sqrt(-2 log u1)``.
+    """
+    w = np.asarray(blocks, dtype=np.uint32).reshape(-1, 4)
     u1 = (_high53(w[:, 0], w[:, 1]) + 1.0) * 2.0**-53  # (0, 1]
     u2 = _high53(w[:, 2], w[:, 3]) * 2.0**-53  # [0, 1)
     r = np.sqrt(-2.0 * np.log(u1))
     angle = _TWO_PI * u2
-    odd = (e & np.uint64(1)).astype(bool)
-    x = r * np.where(odd, np.sin(angle), np.cos(angle))
-    return x.astype(dtype)
+    return np.stack([r * np.cos(angle), r * np.sin(angle)], axis=1).reshape(-1)
 
 
 def rademacher(seed, purpose, draw, item, first, count, dtype=np.float64):

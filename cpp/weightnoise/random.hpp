@@ -24,6 +24,9 @@
 // u1 = 2^-53 and 1 and of each eighth of a turn; a normal is within 3 ulp of
 // libm Box–Muller, √(−2 log u1) · cos or sin(fl(2π u2)), over 10^8 elements,
 // with or without FMA. The tests allow 4 (_philox.NORMAL_ULP_BOUND).
+// The exact steps (uniform conversion, angle reduction, Fast2Sum) rely on
+// IEEE evaluation order: never compile this with -ffast-math or
+// -fassociative-math.
 #pragma once
 
 #include "weightnoise/types.hpp"

@@ -9,4 +9,5 @@
 #include "weightnoise/noise.hpp"
 #include "weightnoise/parallel.hpp"
 #include "weightnoise/random.hpp"
+#include "weightnoise/train.hpp"
 #include "weightnoise/types.hpp"

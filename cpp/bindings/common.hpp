@@ -9,6 +9,8 @@
 
 #include "weightnoise.hpp"
 
+#include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -78,11 +80,16 @@ Eigen::Map<Vector<T>> mutable_view(Array<T>& a) {
   return Eigen::Map<Vector<T>>(a.mutable_data(), a.size());
 }
 
-// An Interrupt that runs Python's signal handlers (Ctrl-C raises there). A
+// An Interrupt that runs Python's signal handlers (Ctrl-C raises there), at
+// most every 20 ms so a kernel does not queue for the GIL at every step. A
 // kernel that stops on it returns false; the binding then raises the pending
 // Python exception with the GIL held, through python_error().
 inline Interrupt python_interrupt() {
-  return [] {
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  return [last] {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - *last < std::chrono::milliseconds(20)) return false;
+    *last = now;
     py::gil_scoped_acquire acquire;
     return PyErr_CheckSignals() != 0;
   };
@@ -91,6 +98,7 @@ inline Interrupt python_interrupt() {
 
 void bind_threads(py::module_& m);
 void bind_noise(py::module_& m);
+void bind_train(py::module_& m);
 void bind_derivatives(py::module_& m);
 void bind_random(py::module_& m);
 

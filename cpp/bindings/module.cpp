@@ -6,4 +6,5 @@ PYBIND11_MODULE(_core, m) {
   weightnoise::bindings::bind_derivatives(m);
   weightnoise::bindings::bind_random(m);
   weightnoise::bindings::bind_noise(m);
+  weightnoise::bindings::bind_train(m);
 }

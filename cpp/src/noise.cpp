@@ -1,7 +1,6 @@
 #include "weightnoise/noise.hpp"
 
-#include "weightnoise/chunk.hpp"
-#include "weightnoise/random.hpp"
+#include "weightnoise/noise_passes.hpp"
 
 #include <cmath>
 
@@ -9,64 +8,10 @@ namespace weightnoise {
 
 namespace {
 
-inline std::uint32_t u32(Index i) { return std::uint32_t(i); }
-
-// Buffers of one thread: the + and − passes of a draw, and its noise.
-template <class T>
-struct NoiseState {
-  ChunkState<T> plus, minus;
-  RowMatrix<T> xi;  // (B, local_width) local noise ξ of the chunk's examples
-  Vector<T> eps;    // (max block) one example's ε for one layer: W block then b block
-  Vector<T> u;      // (max d) one example's E a + e
-  Vector<T> scale;  // (B) √η √(‖a_l‖²·[W_l] + [b_l])
-  explicit NoiseState(const Layout& layout)
-      : plus(layout), minus(layout), xi(kChunkRows, local_width(layout)),
-        eps(layout.max_width() * (layout.max_width() + 1)), u(layout.max_width()), scale(kChunkRows) {}
-};
-
 // Σ_n (ŷ_n − y_n)² over the chunk, from a finished forward pass.
 template <class T, class Y>
 T squared_residuals(const ChunkState<T>& s, const Eigen::MatrixBase<Y>& y) {
   return (s.output() - y).squaredNorm();
-}
-
-// Local reparameterization: z_l += sign · √η √(‖a_l‖²·[W_l] + [b_l]) ⊙ ξ_l, per example.
-template <class T>
-auto local_noise(const Layout& layout, const NoiseSpec<T>& spec, ChunkState<T>& s, NoiseState<T>& ns, T sign) {
-  return [&layout, &spec, &s, &ns, sign](Index l, auto& z) {
-    if (!spec.subset.any(l)) return;
-    const T w = spec.subset.weights[l] ? T(1) : T(0), b = spec.subset.biases[l] ? T(1) : T(0);
-    auto scale = ns.scale.head(s.rows);
-    scale = (sign * std::sqrt(spec.eta)) * (w * s.top(s.a[l]).rowwise().squaredNorm().array() + b).sqrt().matrix();
-    z.array() += ns.xi.topRows(s.rows).middleCols(local_offset(layout, l), layout.fan_out(l)).array().colwise() *
-                 scale.array();
-  };
-}
-
-// Per-example weight noise, sampled literally: for each example and layer,
-// ε's W block E and b block e, then z_l += ±√η (E a_l + e) for the + and − passes.
-template <class T>
-void add_example_noise(const Network<T>& net, const NoiseSpec<T>& spec, Index draw, Index begin, Index l,
-                       NoiseState<T>& ns) {
-  const Layout& layout = net.layout;
-  const Index d_out = layout.fan_out(l), d_in = layout.fan_in(l);
-  const bool w_on = spec.subset.weights[l], b_on = spec.subset.biases[l];
-  const T root_eta = std::sqrt(spec.eta);
-  Eigen::Map<RowMatrix<T>> E(ns.eps.data(), d_out, d_in);
-  Eigen::Map<Vector<T>> e(ns.eps.data() + d_out * d_in, d_out);
-  auto u = ns.u.head(d_out);
-  for (Index n = 0; n < ns.plus.rows; ++n) {
-    const Stream stream{spec.seed, Purpose::example_noise, u32(draw), u32(begin + n)};
-    if (w_on) fill_normal(stream, std::uint64_t(layout.weight_offset(l)), E.data(), d_out * d_in);
-    if (b_on) fill_normal(stream, std::uint64_t(layout.bias_offset(l)), e.data(), d_out);
-    for (int pass = 0; pass < (spec.antithetic ? 2 : 1); ++pass) {
-      ChunkState<T>& s = pass == 0 ? ns.plus : ns.minus;
-      if (w_on) u.noalias() = E * s.a[l].row(n).transpose();
-      else u.setZero();
-      if (b_on) u += e;
-      s.z[l].row(n) += ((pass == 0 ? root_eta : -root_eta) * u).transpose();
-    }
-  }
 }
 
 // Σ_n over the chunk of the squared residuals of draw k (+ pass, plus − pass when antithetic).
@@ -76,6 +21,8 @@ T chunk_perturbed_loss(const Network<T>& net, const Network<T>& net_minus, const
   const Layout& layout = net.layout;
   const Index rows = x.rows();
   const int passes = spec.antithetic ? 2 : 1;
+  const auto ids = [begin](Index n) { return begin + n; };
+  const Purpose purpose = noise_purpose(spec.mode, false);
   switch (spec.mode) {
     case NoiseMode::shared:
       // net and net_minus already carry θ ± √η ε_k.
@@ -83,11 +30,9 @@ T chunk_perturbed_loss(const Network<T>& net, const Network<T>& net_minus, const
       if (passes == 2) forward(net_minus, x, ns.minus, false);
       break;
     case NoiseMode::local: {
-      const Index width = local_width(layout);
-      for (Index n = 0; n < rows; ++n)
-        fill_normal(Stream{spec.seed, Purpose::local_noise, u32(draw), u32(begin + n)}, 0, ns.xi.row(n).data(), width);
-      forward(net, x, ns.plus, false, local_noise(layout, spec, ns.plus, ns, T(1)));
-      if (passes == 2) forward(net, x, ns.minus, false, local_noise(layout, spec, ns.minus, ns, T(-1)));
+      draw_local_noise(spec, purpose, draw, rows, ids, local_width(layout), ns);
+      forward(net, x, ns.plus, false, local_forward_noise(layout, spec, ns.plus, ns, T(1)));
+      if (passes == 2) forward(net, x, ns.minus, false, local_forward_noise(layout, spec, ns.minus, ns, T(-1)));
       break;
     }
     case NoiseMode::per_example: {
@@ -99,7 +44,7 @@ T chunk_perturbed_loss(const Network<T>& net, const Network<T>& net_minus, const
       }
       for (Index l = 0; l < net.n_layers(); ++l) {
         for (int pass = 0; pass < passes; ++pass) affine(net, pass == 0 ? ns.plus : ns.minus, l);
-        if (spec.subset.any(l)) add_example_noise(net, spec, draw, begin, l, ns);
+        if (spec.subset.any(l)) add_example_noise(net, spec, purpose, draw, ids, l, passes, ns);
         if (l + 1 < net.n_layers())
           for (int pass = 0; pass < passes; ++pass) activate_layer(net, pass == 0 ? ns.plus : ns.minus, l, false);
       }
@@ -114,11 +59,11 @@ T chunk_perturbed_loss(const Network<T>& net, const Network<T>& net_minus, const
 }  // namespace
 
 template <class T>
-void perturb(const Network<T>& net, const NoiseSpec<T>& spec, Index draw, T sign, T* out) {
+void perturb(const Network<T>& net, const NoiseSpec<T>& spec, Index draw, T sign, T* out, Purpose purpose) {
   const Layout& layout = net.layout;
   const Index P = layout.n_params();
   Eigen::Map<Vector<T>> theta(out, P);
-  fill_normal(Stream{spec.seed, Purpose::shared_noise, u32(draw), 0}, 0, out, P, sign * std::sqrt(spec.eta));
+  fill_normal(Stream{spec.seed, purpose, u32(draw), 0}, 0, out, P, sign * std::sqrt(spec.eta));
   for (Index l = 0; l < layout.n_layers(); ++l) {
     if (!spec.subset.weights[l]) layout.weight(out, l).setZero();
     if (!spec.subset.biases[l]) layout.bias(out, l).setZero();
@@ -129,34 +74,56 @@ void perturb(const Network<T>& net, const NoiseSpec<T>& spec, Index draw, T sign
 template <class T>
 bool perturbed_losses(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, const NoiseSpec<T>& spec,
                       Index first_draw, VectorRef<T> out, const Interrupt& stop) {
-  const Index N = X.rows(), P = net.layout.n_params();
+  const Index N = X.rows(), P = net.layout.n_params(), K = out.size(), chunks = n_chunks(N);
+  const bool shared = spec.mode == NoiseMode::shared;
+  // Every (draw, chunk) pair is a task with its own partial sum, so few
+  // examples with many draws spread over threads as well as many examples do.
+  // Tasks run in waves (Ctrl-C is polled between them); under shared noise a
+  // wave's draws hold their θ ± √η ε_k, within a memory budget.
+  constexpr Index kWaveTasks = 256, kBudgetBytes = Index(64) << 20;
+  const Index max_draws = shared ? std::max<Index>(1, kBudgetBytes / (2 * P * Index(sizeof(T)))) : K;
+  const Index wave = std::max<Index>(1, std::min(kWaveTasks, (max_draws - 1) * chunks + 1));
+  const Index wave_draws = std::min(K, (wave + chunks - 1) / chunks + 1);  // draws a wave can touch
+  RowMatrix<T> theta_plus(shared ? wave_draws : 0, P), theta_minus(shared && spec.antithetic ? wave_draws : 0, P);
   auto states = per_thread<NoiseState<T>>(net.layout);
-  Vector<T> theta_plus(P), theta_minus(P);
-  Network<T> net_plus = net, net_minus = net;
-  if (spec.mode == NoiseMode::shared) {
-    net_plus.params = theta_plus.data();
-    net_minus.params = theta_minus.data();
-  }
-  for (Index k = 0; k < out.size(); ++k) {
-    if (k > 0 && stop && stop()) return false;
-    const Index draw = first_draw + k;
-    if (spec.mode == NoiseMode::shared) {
-      perturb(net, spec, draw, T(1), theta_plus.data());
-      if (spec.antithetic) perturb(net, spec, draw, T(-1), theta_minus.data());
+  Vector<T> sums(K * chunks);
+  const int threads = num_threads();
+  for (Index t0 = 0; t0 < K * chunks; t0 += wave) {
+    if (t0 > 0 && stop && stop()) return false;
+    const Index t1 = std::min(K * chunks, t0 + wave), k0 = t0 / chunks, k1 = (t1 - 1) / chunks + 1;
+#pragma omp parallel num_threads(threads)
+    {
+      if (shared) {
+#pragma omp for schedule(static)
+        for (Index k = k0; k < k1; ++k) {
+          perturb(net, spec, first_draw + k, T(1), theta_plus.row(k - k0).data());
+          if (spec.antithetic) perturb(net, spec, first_draw + k, T(-1), theta_minus.row(k - k0).data());
+        }
+      }
+#pragma omp for schedule(static)
+      for (Index task = t0; task < t1; ++task) {
+        const Index k = task / chunks, begin = (task % chunks) * kChunkRows, rows = std::min(kChunkRows, N - begin);
+        Network<T> plus = net, minus = net;
+        if (shared) {
+          plus.params = theta_plus.row(k - k0).data();
+          if (spec.antithetic) minus.params = theta_minus.row(k - k0).data();
+        }
+        sums[task] = chunk_perturbed_loss(plus, minus, spec, first_draw + k, begin, X.middleRows(begin, rows),
+                                          y.segment(begin, rows), states[omp_get_thread_num()]);
+      }
     }
-    T sum;
-    const bool done = sum_over_chunks<T>(N, 1, &sum, [&](Index begin, Index rows, int t, T* partial) {
-      *partial = chunk_perturbed_loss(net_plus, net_minus, spec, draw, begin, X.middleRows(begin, rows),
-                                      y.segment(begin, rows), states[t]);
-    }, stop);
-    if (!done) return false;
+  }
+  // Each draw's chunks in chunk order: the same sums for any thread count.
+  for (Index k = 0; k < K; ++k) {
+    T sum = 0;
+    for (Index c = 0; c < chunks; ++c) sum += sums[k * chunks + c];
     out[k] = sum / T(N * (spec.antithetic ? 2 : 1));
   }
   return true;
 }
 
 #define WEIGHTNOISE_INSTANTIATE(T)                                                                         \
-  template void perturb<T>(const Network<T>&, const NoiseSpec<T>&, Index, T, T*);                          \
+  template void perturb<T>(const Network<T>&, const NoiseSpec<T>&, Index, T, T*, Purpose);                          \
   template bool perturbed_losses<T>(const Network<T>&, ConstMatrixRef<T>, ConstVectorRef<T>, const NoiseSpec<T>&, \
                                     Index, VectorRef<T>, const Interrupt&);
 WEIGHTNOISE_INSTANTIATE(float)

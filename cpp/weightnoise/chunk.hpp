@@ -83,14 +83,17 @@ void forward(const Network<T>& net, const Eigen::MatrixBase<X>& x, ChunkState<T>
   }
 }
 
-// g and δ for the chunk, after forward.
-template <class T>
-void backward(const Network<T>& net, ChunkState<T>& s) {
+// g and δ for the chunk, after forward. noise(l, g) may add to g = ∂ŷ/∂a_l
+// the paths through layer l's noise (which can depend on a_l).
+template <class T, class Noise = NoNoise>
+void backward(const Network<T>& net, ChunkState<T>& s, Noise&& noise = Noise{}) {
   const Index L = net.n_layers();
   s.top(s.delta[L - 1]).setOnes();
   for (Index l = L - 2; l >= 0; --l) {
-    s.top(s.g[l]).noalias() = s.top(s.delta[l + 1]) * net.weight(l + 1);
-    s.top(s.delta[l]).array() = s.top(s.d1[l]).array() * s.top(s.g[l]).array();
+    auto g = s.top(s.g[l]);
+    g.noalias() = s.top(s.delta[l + 1]) * net.weight(l + 1);
+    noise(l + 1, g);
+    s.top(s.delta[l]).array() = s.top(s.d1[l]).array() * g.array();
   }
 }
 

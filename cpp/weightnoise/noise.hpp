@@ -10,6 +10,7 @@
 
 #include "weightnoise/network.hpp"
 #include "weightnoise/parallel.hpp"
+#include "weightnoise/random.hpp"
 
 #include <cstdint>
 
@@ -38,9 +39,10 @@ inline Index local_offset(const Layout& layout, Index l) {
 }
 inline Index local_width(const Layout& layout) { return local_offset(layout, layout.n_layers()); }
 
-// out (P) = θ + sign·√η·ε_k, with ε_k zero outside the subset.
+// out (P) = θ + sign·√η·ε_k, with ε_k = stream (seed, purpose, k, 0) zero outside the subset.
 template <class T>
-void perturb(const Network<T>& net, const NoiseSpec<T>& spec, Index draw, T sign, T* out);
+void perturb(const Network<T>& net, const NoiseSpec<T>& spec, Index draw, T sign, T* out,
+             Purpose purpose = Purpose::shared_noise);
 
 // out_k = (1/N) Σ_n (ŷ_{θ+ε}(x_n) − y_n)² for draws k = first_draw … first_draw + K − 1,
 // averaged over the ± pair when antithetic. Returns false when stop() asked

@@ -56,7 +56,7 @@ void for_each_item(Index n_items, Body&& body) {
   for (Index i = 0; i < n_items; ++i) body(i, omp_get_thread_num());
 }
 
-// total (length width) = Σ over chunks, in chunk order, of the partial that
+// total (length width) = Σ over chunks (of chunk_rows ≤ kChunkRows rows), in chunk order, of the partial that
 // body(begin, rows, thread, partial) writes (it must overwrite all of it).
 // Chunks run in waves whose size depends on width only, which bounds the
 // memory of the partials without making the order depend on threads. Each
@@ -64,11 +64,12 @@ void for_each_item(Index n_items, Body&& body) {
 // by alignment, so a partial's alignment must not vary from run to run.
 // Returns false if stop() asked to stop between two waves (total is then partial).
 template <class T, class Body>
-bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, const Interrupt& stop = {}) {
+bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, const Interrupt& stop = {},
+                     Index chunk_rows = kChunkRows) {
   constexpr Index kBudgetBytes = Index(64) << 20;
   constexpr Index kAlign = 64 / Index(sizeof(T));
   const Index stride = (width + kAlign - 1) / kAlign * kAlign;
-  const Index chunks = n_chunks(n_rows);
+  const Index chunks = (n_rows + chunk_rows - 1) / chunk_rows;
   const Index wave = std::clamp<Index>(kBudgetBytes / (stride * Index(sizeof(T))), 8, 64);
   Eigen::Matrix<T, Eigen::Dynamic, 1> storage(std::min(wave, chunks) * stride + kAlign);
   T* partials = aligned_64(storage.data());
@@ -81,8 +82,8 @@ bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, const Int
     {
 #pragma omp for schedule(static)
       for (Index c = 0; c < count; ++c) {
-        const Index begin = (first + c) * kChunkRows;
-        body(begin, std::min(kChunkRows, n_rows - begin), omp_get_thread_num(), partials + c * stride);
+        const Index begin = (first + c) * chunk_rows;
+        body(begin, std::min(chunk_rows, n_rows - begin), omp_get_thread_num(), partials + c * stride);
       }
       // Each entry is summed over the wave's chunks in chunk order.
 #pragma omp for schedule(static)

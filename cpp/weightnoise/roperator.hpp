@@ -73,6 +73,42 @@ void accumulate_hvp(const Network<T>& net, ChunkState<T>& s, const RState<T>& r,
   }
 }
 
+// Per-thread buffers of the penalty gradient.
+template <class T>
+struct PenaltyState {
+  RState<T> r;
+  RowMatrix<T> c;  // (B, 2L): c_l = ‖a_l‖²·[W_l] + [b_l] in column l, e_l = ‖δ_l‖²·[W_l] in column L + l
+  explicit PenaltyState(const Layout& layout) : r(layout), c(kChunkRows, 2 * layout.n_layers()) {}
+};
+
+// Adds scale · Σ_n H_n g_n (g_n restricted to the subset) into grad (P), after
+// forward(…, second=true) and backward; returns Σ_n ‖g_n‖² over the subset.
+// The direction g_n is rank one per layer, V_l = δ_l a_lᵀ, so the sources
+// are s_l = V_l a_l + v_l = δ_l c_l and t_l = V_lᵀ δ_l = a_l e_l.
+template <class T>
+T accumulate_penalty_grad(const Network<T>& net, ChunkState<T>& s, PenaltyState<T>& ps, const ParamSubset& subset,
+                          T scale, T* grad) {
+  const Index L = net.n_layers(), rows = s.rows;
+  RowMatrix<T>& c = ps.c;
+  T norm_sq = 0;
+  for (Index l = 0; l < L; ++l) {
+    const T w = subset.weights[l] ? T(1) : T(0), b = subset.biases[l] ? T(1) : T(0);
+    c.col(l).head(rows) = w * s.top(s.a[l]).rowwise().squaredNorm().array() + b;
+    c.col(L + l).head(rows) = w * s.top(s.delta[l]).rowwise().squaredNorm();
+    norm_sq += (c.col(l).head(rows).array() * s.top(s.delta[l]).rowwise().squaredNorm().array()).sum();
+  }
+  auto forward_source = [&](Index l, auto& rz) {
+    rz = s.top(s.delta[l]).array().colwise() * c.col(l).head(rows).array();
+  };
+  auto backward_source = [&](Index l, auto& acc) {
+    acc = s.top(s.a[l]).array().colwise() * c.col(L + l).head(rows).array();
+  };
+  r_forward(net, s, ps.r, forward_source);
+  r_backward(net, s, ps.r, backward_source);
+  accumulate_hvp(net, s, ps.r, Vector<T>::Constant(rows, scale), grad);
+  return norm_sq;
+}
+
 // Forward source of a direction v shared by all examples: s_l = a_l V_lᵀ + v_lᵀ.
 template <class T>
 auto shared_forward_source(const Network<T>& net, const ChunkState<T>& s, const T* v) {

@@ -14,6 +14,9 @@ from .derivatives import grad_norms_sq, hvp, jvp, loss, loss_grad, per_example_g
 from .model import ACTIVATIONS, MLP
 from .noise import NOISE_MODES, perturb, perturbed_loss
 from .penalty import penalty, penalty_grad
+from .persistence import load, save
+from .random import standard_normal
+from .training import FitInterrupted, FitResult, OptimizerState, fit, objective, objective_grad, train_step
 from .threads import get_num_threads, num_threads, set_num_threads
 
 __version__ = "0.1.0"
@@ -22,26 +25,36 @@ __all__ = [
     "ACTIVATIONS",
     "Equivalence",
     "Estimate",
+    "FitInterrupted",
+    "FitResult",
     "MLP",
     "NOISE_MODES",
+    "OptimizerState",
     "SecondOrder",
     "curvature",
     "equivalence",
+    "fit",
     "get_num_threads",
     "grad_norms_sq",
     "hessian_trace",
     "hvp",
     "jvp",
+    "load",
     "loss",
     "loss_grad",
     "num_threads",
+    "objective",
+    "objective_grad",
     "penalty",
     "penalty_grad",
     "per_example_grads",
     "perturb",
     "perturbed_loss",
     "predict",
+    "save",
     "second_order",
     "set_num_threads",
+    "standard_normal",
+    "train_step",
     "vjp",
 ]

@@ -23,6 +23,7 @@ from .curvature import METHODS
 from .estimate import Estimate
 from .model import MLP
 from .noise import NOISE_MODES
+from .training import ADAM_BETAS, ADAM_EPSILON, OptimizerState, _batch, _settings
 
 # --- activations: σ, σ', σ'' (the formulas of cpp/weightnoise/activation.hpp) ---
 
@@ -388,3 +389,130 @@ def equivalence(model: MLP, X, y, etas, n_draws: int, noise: str = "shared", ant
     """Measured J̃_η against J + η·Ω and J + η·Ω + η·C over a grid of η."""
     return _expansion.equivalence(sys.modules[__name__], model, X, y, etas, n_draws, noise, antithetic, seed,
                                   layers, biases)
+
+
+# --- training: one optimizer step of each objective ---
+
+
+def epoch_order(seed: int, epoch: int, n_examples: int) -> np.ndarray:
+    """The order of epoch ``epoch``: a stable argsort of the uniforms of stream (seed, minibatch, epoch, 0)."""
+    keys = _philox.uniform(seed, _philox.Purpose.minibatch, epoch, 0, 0, n_examples)
+    return np.argsort(keys, kind="stable")
+
+
+def _noisy_value_and_grad(model: MLP, X: np.ndarray, y: np.ndarray, ids: np.ndarray, mode: str, eta: float,
+                          seed: int, epoch: int, step: int, layers, biases):
+    """Σ r_n² and ∇_θ (1/B) Σ_n r_n² for one presentation's noise, written out per example.
+
+    Every example n has weights W_l + √η E_{l,n} (per_example; E = 0 for local) and,
+    for local noise, z_l gains c_l ξ_l with c_l = √η √(‖a_l‖²·[W_l] + [b_l]).
+    Backward: ∂ŷ/∂a_l = (W_l + √η E_l)ᵀ δ_l + (δ_l · ξ_l) η [W_l] a_l / c_l.
+    """
+    weights, bias_flags = _checks.as_subset(model, layers, biases)
+    mask = _subset_mask(model, layers, biases)
+    B, root_eta = ids.size, np.sqrt(eta)
+    if mode == "shared":
+        eps = _normals(model, _philox.Purpose.train_shared_noise, seed, step, 0, model.n_params) * mask
+        moved = model.with_params(model.params + root_eta * eps)
+        r = predict(moved, X[ids]) - y[ids]
+        return np.sum(r * r), vjp(moved, X[ids], (2 / B) * r)
+    widths = model.layer_sizes[1:]
+    offsets = np.concatenate([[0], np.cumsum(widths)])
+    if mode == "per_example":
+        E = np.array([_normals(model, _philox.Purpose.train_example_noise, seed, epoch, i, model.n_params)
+                      for i in ids]) * mask
+        xi = np.zeros((B, offsets[-1]), dtype=model.dtype)
+    else:
+        E = np.zeros((B, model.n_params), dtype=model.dtype)
+        xi = np.array([_normals(model, _philox.Purpose.train_local_noise, seed, epoch, i, offsets[-1])
+                       for i in ids])
+    W_n = [W + root_eta * E_W for (W, _), (E_W, _) in zip(model.layers, _blocks(model, E))]
+    a, z, d1, c = [X[ids]], [], [], []
+    for l, ((_, b), (_, E_b)) in enumerate(zip(model.layers, _blocks(model, E))):
+        c.append(root_eta * np.sqrt(weights[l] * np.sum(a[l] ** 2, axis=1) + bias_flags[l]))
+        z.append(np.einsum("nij,nj->ni", W_n[l], a[l]) + b + root_eta * E_b
+                 + c[l][:, None] * xi[:, offsets[l]:offsets[l + 1]])
+        if l < model.n_layers - 1:
+            a.append(_sigma(model.activation, z[l]))
+            d1.append(_sigma_prime(model.activation, z[l], a[l + 1]))
+    L = model.n_layers
+    delta = [None] * L
+    delta[L - 1] = np.ones((B, 1), dtype=model.dtype)
+    for l in range(L - 2, -1, -1):
+        g = np.einsum("nij,ni->nj", W_n[l + 1], delta[l + 1])
+        if mode == "local" and weights[l + 1]:
+            dot = np.sum(delta[l + 1] * xi[:, offsets[l + 1]:offsets[l + 2]], axis=1)
+            safe = np.where(c[l + 1] > 0, c[l + 1], 1)
+            g = g + np.where(c[l + 1] > 0, eta * dot / safe, 0)[:, None] * a[l + 1]
+        delta[l] = d1[l] * g
+    r = z[L - 1][:, 0] - y[ids]
+    grad = np.empty(model.n_params, dtype=model.dtype)
+    for l, (W_out, b_out) in enumerate(_blocks(model, grad)):
+        ud = (2 / B) * r[:, None] * delta[l]
+        W_out[...] = ud.T @ a[l]
+        b_out[...] = ud.sum(axis=0)
+    return np.sum(r * r), grad
+
+
+def _value_and_grad(model, X, y, ids, *, objective, eta, noise, seed, epoch, step, layers, biases):
+    model = _checks.check_model(model)
+    X, y, ids = _batch(model, X, y, ids)
+    _, plain = _settings(model, objective=objective, eta=eta, noise=noise, optimizer="sgd", lr=1.0, momentum=0.0,
+                         batch_size=1, seed=seed, layers=layers, biases=biases)
+    epoch, step = _checks.as_count(epoch, "epoch", 0), _checks.as_count(step, "step", 0)
+    if plain["objective"] == "noise":
+        loss_sum, grad = _noisy_value_and_grad(model, X, y, ids, plain["noise"], plain["eta"], plain["seed"], epoch,
+                                               step, layers, biases)
+        return model.dtype.type(loss_sum / ids.size), grad
+    value, grad = loss(model, X[ids], y[ids]), loss_grad(model, X[ids], y[ids])
+    if plain["objective"] == "penalty":
+        value = value + plain["eta"] * penalty(model, X[ids], layers=layers, biases=biases)
+        grad = grad + plain["eta"] * penalty_grad(model, X[ids], layers=layers, biases=biases)
+    return model.dtype.type(value), grad
+
+
+def objective(model: MLP, X, y, ids=None, *, objective: str = "plain", eta: float = 0.0, noise: str = "local",
+              seed: int = 0, epoch: int = 0, step: int = 0, layers=None, biases: bool = True):
+    """The minibatch objective: J, J + η·Ω, or the loss under this presentation's noise."""
+    return _value_and_grad(model, X, y, ids, objective=objective, eta=eta, noise=noise, seed=seed, epoch=epoch,
+                           step=step, layers=layers, biases=biases)[0]
+
+
+def objective_grad(model: MLP, X, y, ids=None, *, objective: str = "plain", eta: float = 0.0,
+                   noise: str = "local", seed: int = 0, epoch: int = 0, step: int = 0, layers=None,
+                   biases: bool = True) -> np.ndarray:
+    """Gradient of the minibatch objective, shape (n_params,)."""
+    return _value_and_grad(model, X, y, ids, objective=objective, eta=eta, noise=noise, seed=seed, epoch=epoch,
+                           step=step, layers=layers, biases=biases)[1]
+
+
+def train_step(model: MLP, X, y, state: OptimizerState, ids=None, *, objective: str = "plain", eta: float = 0.0,
+               noise: str = "local", lr: float, momentum: float = 0.0, seed: int = 0, epoch: int = 0,
+               layers=None, biases: bool = True):
+    """One step: SGD v ← μv + g, θ ← θ − lr·v; Adam m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
+    θ ← θ − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)."""
+    model = _checks.check_model(model)
+    X, y, ids = _batch(model, X, y, ids)
+    _, plain = _settings(model, objective=objective, eta=eta, noise=noise, optimizer=state.optimizer, lr=lr,
+                         momentum=momentum, batch_size=1, seed=seed, layers=layers, biases=biases)
+    if plain["objective"] == "noise":
+        loss_sum, grad = _noisy_value_and_grad(model, X, y, ids, plain["noise"], plain["eta"], plain["seed"], epoch,
+                                               state.step, layers, biases)
+    else:
+        residual = predict(model, X[ids]) - y[ids]
+        loss_sum = np.sum(residual * residual)
+        grad = objective_grad(model, X, y, ids, objective=objective, eta=eta, seed=seed, layers=layers,
+                              biases=biases)
+    t = state.step + 1
+    moments = state.moments.copy()
+    if state.optimizer == "sgd":
+        moments[0] = plain["momentum"] * moments[0] + grad
+        params = model.params - plain["lr"] * moments[0]
+    else:
+        (beta1, beta2), lr = ADAM_BETAS, plain["lr"]
+        moments[0] = beta1 * moments[0] + (1 - beta1) * grad
+        moments[1] = beta2 * moments[1] + (1 - beta2) * grad * grad
+        m_hat = moments[0] / (1 - beta1**t)
+        v_hat = moments[1] / (1 - beta2**t)
+        params = model.params - lr * m_hat / (np.sqrt(v_hat) + ADAM_EPSILON)
+    return model.with_params(params), OptimizerState(state.optimizer, t, moments), loss_sum / ids.size

@@ -1,0 +1,161 @@
+#include "weightnoise/train.hpp"
+
+#include "weightnoise/noise_passes.hpp"
+#include "weightnoise/roperator.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace weightnoise {
+
+void epoch_order(std::uint64_t seed, Index epoch, Index N, Index* order) {
+  std::vector<double> keys(N);
+  fill_uniform(Stream{seed, Purpose::minibatch, u32(epoch), 0}, 0, keys.data(), N);
+  std::iota(order, order + N, Index(0));
+  std::stable_sort(order, order + N, [&](Index a, Index b) { return keys[a] < keys[b]; });
+}
+
+namespace {
+
+// Buffers of one thread for every objective.
+template <class T>
+struct TrainState {
+  NoiseState<T> noise;  // noise.plus is the chunk's pass for every objective
+  PenaltyState<T> penalty;
+  explicit TrainState(const Layout& layout) : noise(layout), penalty(layout) {}
+};
+
+// Σ r² of the chunk and its contribution to the batch gradient, into partial (P).
+template <class T, class Ids>
+T chunk_objective_grad(const Network<T>& net, const Network<T>& net_shared, ConstMatrixRef<T> X,
+                       ConstVectorRef<T> y, Ids&& ids, Index rows, const TrainSpec<T>& spec, Index epoch,
+                       T batch_scale, TrainState<T>& ts, T* partial) {
+  NoiseState<T>& ns = ts.noise;
+  ChunkState<T>& s = ns.plus;
+  const NoiseSpec<T>& noise = spec.noise;
+  const Purpose purpose = noise_purpose(noise.mode, true);
+  Eigen::Map<const Eigen::Matrix<Index, Eigen::Dynamic, 1>> idx(&ids(0), rows);
+  const auto x = X(idx, Eigen::all);
+  const Network<T>* at = &net;
+  if (spec.objective != Objective::noise) {
+    forward(net, x, s, spec.objective == Objective::penalty);
+    backward(net, s);
+  } else if (noise.mode == NoiseMode::shared) {
+    // θ + ε of this minibatch: the gradient at θ + ε is the gradient with respect to θ.
+    at = &net_shared;
+    forward(net_shared, x, s, false);
+    backward(net_shared, s);
+  } else if (noise.mode == NoiseMode::local) {
+    draw_local_noise(noise, purpose, epoch, rows, ids, local_width(net.layout), ns);
+    forward(net, x, s, false, local_forward_noise(net.layout, noise, s, ns, T(1)));
+    backward(net, s, local_backward_noise(net.layout, noise, s, ns, T(1)));
+  } else {
+    s.rows = rows;
+    s.top(s.a[0]) = x;
+    for (Index l = 0; l < net.n_layers(); ++l) {
+      affine(net, s, l);
+      if (noise.subset.any(l)) add_example_noise(net, noise, purpose, epoch, ids, l, 1, ns);
+      if (l + 1 < net.n_layers()) activate_layer(net, s, l, false);
+    }
+    backward(net, s, example_backward_noise(net, noise, purpose, epoch, ids, s, ns));
+  }
+  auto r = s.residual.head(rows);
+  r = s.output() - y(idx);
+  const Index P = net.layout.n_params();
+  Eigen::Map<Vector<T>>(partial, P).setZero();
+  accumulate_vjp(*at, s, (T(2) * batch_scale) * r, partial);
+  if (spec.objective == Objective::penalty)
+    accumulate_penalty_grad(net, s, ts.penalty, noise.subset, T(2) * noise.eta * batch_scale, partial);
+  return r.squaredNorm();
+}
+
+template <class T>
+T objective_grad_with(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, const Index* ids,
+                      Index rows, const TrainSpec<T>& spec, Index epoch, Index step, T* grad,
+                      std::vector<TrainState<T>>& states, Vector<T>& shared_params, Vector<T>& total) {
+  const Index P = net.layout.n_params();
+  Network<T> net_shared = net;
+  if (spec.objective == Objective::noise && spec.noise.mode == NoiseMode::shared) {
+    perturb(net, spec.noise, step, T(1), shared_params.data(), Purpose::train_shared_noise);
+    net_shared.params = shared_params.data();
+  }
+  sum_over_chunks<T>(rows, P + 1, total.data(), [&](Index begin, Index chunk, int t, T* partial) {
+    const auto chunk_ids = [ids, begin](Index n) -> const Index& { return ids[begin + n]; };
+    partial[P] = chunk_objective_grad(net, net_shared, X, y, chunk_ids, chunk, spec, epoch, T(1) / T(rows),
+                                      states[t], partial);
+  }, {}, kTrainChunkRows);
+  std::copy(total.data(), total.data() + P, grad);
+  return total[P];
+}
+
+}  // namespace
+
+template <class T>
+T objective_grad(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, const Index* ids, Index rows,
+                 const TrainSpec<T>& spec, Index epoch, Index step, T* grad) {
+  auto states = per_thread<TrainState<T>>(net.layout);
+  Vector<T> shared_params(net.layout.n_params()), total(net.layout.n_params() + 1);
+  return objective_grad_with(net, X, y, ids, rows, spec, epoch, step, grad, states, shared_params, total);
+}
+
+template <class T>
+void optimizer_update(const TrainSpec<T>& spec, OptimizerState<T>& state, T* params, const T* grad) {
+  const Index P = state.moments.cols();
+  Eigen::Map<Vector<T>> theta(params, P);
+  Eigen::Map<const Vector<T>> g(grad, P);
+  state.step += 1;
+  if (spec.optimizer == Optimizer::sgd) {
+    // PyTorch SGD: v ← μ v + g, θ ← θ − lr v (v = g without momentum).
+    auto v = state.moments.row(0).transpose();
+    v = spec.momentum * v + g;
+    theta -= spec.lr * v;
+    return;
+  }
+  // Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − lr m̂ / (√v̂ + ε).
+  auto m = state.moments.row(0).transpose();
+  auto v = state.moments.row(1).transpose();
+  m = spec.beta1 * m + (T(1) - spec.beta1) * g;
+  v = spec.beta2 * v + (T(1) - spec.beta2) * g.cwiseProduct(g);
+  const T correction1 = T(1) - std::pow(spec.beta1, T(state.step));
+  const T correction2 = T(1) - std::pow(spec.beta2, T(state.step));
+  theta.array() -= spec.lr * (m.array() / correction1) / ((v.array() / correction2).sqrt() + spec.epsilon);
+}
+
+template <class T>
+bool train_epoch(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, const TrainSpec<T>& spec,
+                 Index epoch, VectorRef<T> params, OptimizerState<T>& state, T& mean_loss, const Interrupt& stop) {
+  const Index N = X.rows(), P = net.layout.n_params();
+  std::vector<Index> order(N);
+  epoch_order(spec.seed, epoch, N, order.data());
+  // Work on copies; commit only a finished epoch.
+  Vector<T> theta = params;
+  OptimizerState<T> working = state;
+  Network<T> at = net;
+  at.params = theta.data();
+  auto states = per_thread<TrainState<T>>(net.layout);
+  Vector<T> shared_params(P), total(P + 1), grad(P);
+  T loss_sum = 0;
+  for (Index begin = 0; begin < N; begin += spec.batch_size) {
+    if (begin > 0 && stop && stop()) return false;
+    const Index rows = std::min(spec.batch_size, N - begin);
+    loss_sum += objective_grad_with(at, X, y, order.data() + begin, rows, spec, epoch, working.step, grad.data(),
+                                    states, shared_params, total);
+    optimizer_update(spec, working, theta.data(), grad.data());
+  }
+  params = theta;
+  state = working;
+  mean_loss = loss_sum / T(N);
+  return true;
+}
+
+#define WEIGHTNOISE_INSTANTIATE(T)                                                                                 \
+  template T objective_grad<T>(const Network<T>&, ConstMatrixRef<T>, ConstVectorRef<T>, const Index*, Index,      \
+                               const TrainSpec<T>&, Index, Index, T*);                                            \
+  template void optimizer_update<T>(const TrainSpec<T>&, OptimizerState<T>&, T*, const T*);                       \
+  template bool train_epoch<T>(const Network<T>&, ConstMatrixRef<T>, ConstVectorRef<T>, const TrainSpec<T>&, Index, \
+                               VectorRef<T>, OptimizerState<T>&, T&, const Interrupt&);
+WEIGHTNOISE_INSTANTIATE(float)
+WEIGHTNOISE_INSTANTIATE(double)
+
+}  // namespace weightnoise

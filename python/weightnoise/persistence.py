@@ -1,0 +1,136 @@
+"""Saving and loading models and training checkpoints.
+
+File format (version 1): a NumPy ``.npz`` archive (a zip of ``.npy`` arrays,
+readable without pickle) holding
+
+=================  ==========================================================
+``format``         the string ``"weightnoise"``
+``version``        the format version, an integer (files of a newer version are refused)
+``kind``           ``"model"`` or ``"checkpoint"``
+``layer_sizes``    int64 array, the architecture
+``activation``     string
+``dtype``          ``"float32"`` or ``"float64"``
+``params``         the flat parameter vector, shape ``(n_params,)``
+=================  ==========================================================
+
+A checkpoint adds ``epoch`` (finished epochs), ``optimizer`` (name),
+``optimizer_step``, ``optimizer_moments`` (``(1 or 2, n_params)``),
+``settings`` and ``history`` (JSON strings) and ``data_fingerprint``.
+
+Writes are atomic: the archive is written to a temporary file in the same
+folder, flushed to disk and renamed over the target, so an interrupted save
+never leaves a corrupt file or destroys an earlier one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import _checks
+from .model import MLP
+
+FORMAT = "weightnoise"
+VERSION = 1
+
+
+def _model_arrays(model: MLP) -> dict:
+    return dict(format=np.array(FORMAT), version=np.array(VERSION), layer_sizes=np.array(model.layer_sizes),
+                activation=np.array(model.activation), dtype=np.array(model.dtype.name), params=model.params)
+
+
+def _atomic_savez(path, arrays: dict) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _read(path) -> dict:
+    """All arrays of a weightnoise file, checked for format and version."""
+    with open(path, "rb") as f:  # our handle: np.load leaks its own when the zip is damaged
+        try:
+            with np.load(f, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+            raise ValueError(f"{path} is not a weightnoise file or is truncated ({exc})") from exc
+    if str(arrays.get("format", "")) != FORMAT:
+        raise ValueError(f"{path} is not a weightnoise file")
+    version = int(arrays["version"])
+    if version > VERSION:
+        raise ValueError(f"{path} has format version {version}; this weightnoise reads up to {VERSION}")
+    return arrays
+
+
+def _model_from(arrays: dict, path) -> MLP:
+    try:
+        sizes = [int(d) for d in arrays["layer_sizes"]]
+        model = MLP(sizes, str(arrays["activation"]), dtype=str(arrays["dtype"]))
+        params = arrays["params"]
+    except KeyError as exc:
+        raise ValueError(f"{path} lacks the entry {exc}") from exc
+    if params.shape != (model.n_params,):
+        raise ValueError(f"{path}: params have shape {params.shape} but layer_sizes {sizes} need "
+                         f"({model.n_params},)")
+    if params.dtype != model.dtype:
+        raise ValueError(f"{path}: params are {params.dtype} but the file says {model.dtype}")
+    model.params = params
+    return model
+
+
+def save(model: MLP, path) -> None:
+    """Write ``model`` to ``path`` (atomically); see the module docstring for the format."""
+    model = _checks.check_model(model)
+    _atomic_savez(path, dict(_model_arrays(model), kind=np.array("model")))
+
+
+def load(path) -> MLP:
+    """Read a model written by :func:`save` (or the model of a training checkpoint).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a weightnoise file, is truncated, has a newer
+        format version, or its parameters do not match its architecture.
+    """
+    return _model_from(_read(path), path)
+
+
+def write_checkpoint(path, model: MLP, *, epoch: int, optimizer: str, step: int, moments: np.ndarray,
+                     settings: dict, history: list, fingerprint: str) -> None:
+    """Write a training checkpoint atomically."""
+    _atomic_savez(path, dict(_model_arrays(model), kind=np.array("checkpoint"), epoch=np.array(epoch),
+                             optimizer=np.array(optimizer), optimizer_step=np.array(step),
+                             optimizer_moments=moments, settings=np.array(json.dumps(settings, sort_keys=True)),
+                             history=np.array(json.dumps(history)), data_fingerprint=np.array(fingerprint)))
+
+
+def read_checkpoint(path) -> dict:
+    """A checkpoint's model and training state, checked."""
+    arrays = _read(path)
+    if str(arrays.get("kind", "")) != "checkpoint":
+        raise ValueError(f"{path} holds a model, not a training checkpoint")
+    model = _model_from(arrays, path)
+    moments = arrays["optimizer_moments"]
+    if moments.ndim != 2 or moments.shape[1] != model.n_params or moments.dtype != model.dtype:
+        raise ValueError(f"{path}: optimizer moments of shape {moments.shape} do not match the model")
+    return dict(model=model, epoch=int(arrays["epoch"]), optimizer=str(arrays["optimizer"]),
+                step=int(arrays["optimizer_step"]), moments=moments, settings=json.loads(str(arrays["settings"])),
+                history=json.loads(str(arrays["history"])), fingerprint=str(arrays["data_fingerprint"]))

@@ -24,6 +24,7 @@ class Contender:
     dtype: str = "float64"
     note: str = ""
     skip: str = ""      # why it is not run (library missing, function not written yet)
+    baseline: bool | None = None  # the row others are divided by; default: weightnoise in float64
 
 
 @dataclass

@@ -16,13 +16,11 @@ def thread_environment(n_threads: int, base: dict[str, str] | None = None) -> di
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                  "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
         env[name] = str(n_threads)
-    flags = env.get("XLA_FLAGS", "")
     if n_threads == 1:
-        # XLA's CPU backend otherwise runs Eigen contractions on a pool of all cores.
-        flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    else:
-        flags += f" intra_op_parallelism_threads={n_threads}"
-    env["XLA_FLAGS"] = flags.strip()
+        # XLA's CPU backend otherwise runs Eigen contractions on a pool of all cores. (XLA has no flag
+        # for n > 1 threads: its pools size themselves from the CPU affinity, which the worker narrows.)
+        flags = env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        env["XLA_FLAGS"] = flags.strip()
     env["BENCH_THREADS"] = str(n_threads)
     return env
 

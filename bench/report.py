@@ -47,7 +47,7 @@ def _row_key(row):
 def _weightnoise_time(rows, row) -> float | None:
     """The weightnoise float64 median of the same case and thread count (the ratio's denominator)."""
     for other in rows:
-        if (other["library"] == "weightnoise" and other["dtype"] == "float64" and other["status"] == "ok"
+        if (other.get("baseline") and other["status"] == "ok"
                 and (other["workload"], other["case"], other["threads"]) ==
                 (row["workload"], row["case"], row["threads"])):
             return other["median_s"]
@@ -81,7 +81,7 @@ def case_table(rows: list[dict], limits: dict[int, dict]) -> list[str]:
     return lines
 
 
-def render(results: list[dict], machine: dict, mode: str, command: str) -> str:
+def render(results: list[dict], machine: dict, mode: str, command: str, failed_threads=()) -> str:
     versions = results[0]["versions"]
     limits = {r["threads"]: r["limits"] for r in results}
     rows = [row for r in results for row in r["rows"]]
@@ -93,10 +93,13 @@ def render(results: list[dict], machine: dict, mode: str, command: str) -> str:
            f"- SIMD: {', '.join(machine['simd']) or 'none detected'}",
            f"- {machine['platform']}, Python {machine['python']}",
            "- Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
+    for threads in failed_threads:
+        out.append(f"- {threads} thread(s): **the worker failed**; no results")
     for r in results:
         out.append(f"- {r['threads']} thread(s): affinity {r['affinity']}; " + "; ".join(r["pinning"]))
     out += ["", "## Machine limits (measured in this run)", "",
-            "| threads | dtype | GEMM (2048², NumPy BLAS) | tanh (fastest vectorized) |", "|---:|---|---:|---:|"]
+            "| threads | dtype | GEMM (2048², NumPy BLAS) | tanh (fastest of NumPy, PyTorch, XLA) |",
+            "|---:|---|---:|---:|"]
     for threads, by_dtype in sorted(limits.items()):
         for dtype, v in by_dtype.items():
             out.append(f"| {threads} | {dtype} | {v['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s | "

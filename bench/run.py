@@ -64,7 +64,10 @@ def run_worker(threads: int, args, json_path: str) -> dict:
         command.append("--no-affinity")
     env = thread_environment(threads)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    completed = subprocess.run(command, cwd=ROOT, env=env, check=False)
+    if completed.returncode != 0 or not os.path.exists(json_path):
+        print(f"worker for {threads} thread(s) failed (exit code {completed.returncode})", file=sys.stderr)
+        return None
     with open(json_path) as f:
         return json.load(f)
 
@@ -78,12 +81,18 @@ def main(argv=None) -> int:
     from bench.report import render
 
     machine = describe_machine()  # here, before any worker narrows its CPU affinity
-    results = []
+    results, failed = [], []
     with tempfile.TemporaryDirectory(prefix="weightnoise-bench-") as tmp:
         for threads in args.thread_counts:
-            results.append(run_worker(threads, args, os.path.join(tmp, f"threads-{threads}.json")))
+            result = run_worker(threads, args, os.path.join(tmp, f"threads-{threads}.json"))
+            if result is None:
+                failed.append(threads)
+            else:
+                results.append(result)
+    if not results:
+        return 1
     command = "python bench/run.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    report = render(results, machine, args.mode, command.strip())
+    report = render(results, machine, args.mode, command.strip(), failed)
     print(report)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +103,7 @@ def main(argv=None) -> int:
     for row in errors:
         print(f"ERROR in {row['workload']} {row['case']} {row['impl']}: {row['note']}", file=sys.stderr)
     print(f"wrote {out}", file=sys.stderr)
-    return 1 if errors else 0
+    return 1 if errors or failed else 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ looked up when a row is built: a missing one makes the row a skip that says
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -105,11 +106,17 @@ def standard_normal(module, n: int, dtype: str):
     return lambda: module.standard_normal((n,), seed=0, dtype=np.dtype(dtype))
 
 
-def fit(module, problem, objective: str, eta: float, lr: float, batch: int):
-    """One epoch of wn.fit with SGD; returns the trained parameters."""
+def fit(module, problem, objective: str, eta: float, lr: float, batch: int, monitor: bool = False):
+    """One epoch of wn.fit with SGD; returns the trained parameters.
+
+    fit evaluates J, η·Ω, η·C and J̃_η after every epoch unless monitor=False;
+    W6 times the training itself, so it turns that off where fit has the option.
+    """
     model, X, y = problem.model(), problem.X, problem.y
     kind, _, noise = objective.partition(" ")
     options = {"eta": eta, "noise": noise} if kind == "noise" else {"eta": eta} if kind == "penalty" else {}
+    if "monitor" in inspect.signature(module.fit).parameters:
+        options["monitor"] = monitor
 
     def run():
         result = module.fit(model.copy(), X, y, objective=kind, optimizer="sgd", lr=lr, epochs=1,

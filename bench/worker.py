@@ -33,7 +33,8 @@ def run_case(case, budget, threads: int) -> list[dict]:
         return [dict(base, impl="(setup)", library="-", dtype="-", status="ERROR", note=f"{type(exc).__name__}: {exc}")]
     rows = []
     for c in contenders:
-        row = dict(base, impl=c.impl, library=c.library, dtype=c.dtype, note=c.note, check="")
+        baseline = c.baseline if c.baseline is not None else (c.library == "weightnoise" and c.dtype == "float64")
+        row = dict(base, impl=c.impl, library=c.library, dtype=c.dtype, note=c.note, check="", baseline=baseline)
         label = f"[{threads} thr] {case.workload} {case.name}: {c.impl} ({c.library}, {c.dtype})"
         if c.skip:
             row.update(status="skipped", note=c.skip)

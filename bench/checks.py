@@ -20,6 +20,9 @@ class Check:
     ok: bool
     detail: str
 
+    def __post_init__(self):
+        object.__setattr__(self, "ok", bool(self.ok))  # NumPy comparisons give numpy.bool
+
     def __bool__(self) -> bool:
         return self.ok
 

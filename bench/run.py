@@ -33,7 +33,7 @@ def parse_args(argv=None):
     mode = parser.add_mutually_exclusive_group()
     for name, text in (("smoke", "tiny sizes, one run each: seconds"),
                        ("quick", "full sizes, ~1.5 s per contender, slow ones scaled (default)"),
-                       ("full", "full sizes, up to ~90 s per contender")):
+                       ("full", "full sizes, up to ~30 s per contender (about an hour per thread count)")):
         mode.add_argument(f"--{name}", dest="mode", action="store_const", const=name, help=text)
     parser.set_defaults(mode="quick")
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

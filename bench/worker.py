@@ -54,7 +54,7 @@ def run_case(case, budget, threads: int) -> list[dict]:
                 scaled = f" (scaled ×{timing.scale:g})" if timing.scale != 1 else ""
                 _log(f"{label}: median {timing.median_s:.4g} s{scaled}; {row['check']}")
         except Exception as exc:  # noqa: BLE001  (one crashing contender is an ERROR row, not a lost run)
-            _log(traceback.format_exc())
+            _log(f"{label}: ERROR: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             row.update(status="ERROR", note=f"{type(exc).__name__}: {exc}")
         rows.append(row)
     return rows
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
             _log(f"{library} not loaded: {type(exc).__name__}: {exc}")
     pinned = pin_loaded_libraries(args.threads)
 
-    from .limits import measure_limits
+    from .limits import TANH_ELEMENTS, measure_limits
     from .machine import library_versions
     from .problems import MODES
     from .workloads import load
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     small = args.mode == "smoke"
     limits = measure_limits(args.threads, repeats=1 if small else 3, gemm_size=256 if small else 2048,
-                            tanh_elements=1 << (16 if small else 23))
+                            tanh_elements=1 << 16 if small else TANH_ELEMENTS)
     _log(f"[{args.threads} thr] limits: " + ", ".join(
         f"{d}: GEMM {v['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s, "
         f"tanh {v['tanh_per_s'] / 1e6:.0f} M/s ({v['tanh_source']})"

@@ -81,12 +81,13 @@ def case_table(rows: list[dict], limits: dict[int, dict]) -> list[str]:
     return lines
 
 
-def render(results: list[dict], machine: dict, mode: str, command: str, failed_threads=()) -> str:
+def render(results: list[dict], machine: dict, mode: str, command: str, failed_threads=(), note: str = "") -> str:
     versions = results[0]["versions"]
     limits = {r["threads"]: r["limits"] for r in results}
     rows = [row for r in results for row in r["rows"]]
     out = ["# weightnoise benchmarks", "",
            f"Mode `{mode}`, {machine['date']}; command `{command}`.", "",
+           *([f"**Note:** {note}", ""] if note else []),
            INTRODUCTION, "",
            "## Machine", "",
            f"- CPU: {machine['cpu']}; {machine['logical_cpus']} logical CPUs ({machine['usable_cpus']} usable)",

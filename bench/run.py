@@ -44,6 +44,7 @@ def parse_args(argv=None):
                                                     "scratch/bench/BENCHMARKS-smoke.md)")
     parser.add_argument("--json", default=None, help="also write the raw results here")
     parser.add_argument("--no-affinity", action="store_true", help="do not restrict workers to n CPUs")
+    parser.add_argument("--note", default="", help="a line for the report, e.g. how quiet the machine was")
     args = parser.parse_args(argv)
     if args.threads is None:
         args.threads = "1" if args.mode == "smoke" else ",".join(dict.fromkeys(["1", str(usable)]))
@@ -92,13 +93,15 @@ def main(argv=None) -> int:
     if not results:
         return 1
     command = "python bench/run.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    report = render(results, machine, args.mode, command.strip(), failed)
+    report = render(results, machine, args.mode, command.strip(), failed, args.note)
     print(report)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps({"machine": machine, "mode": args.mode, "command": command.strip(),
+                                               "failed_threads": failed, "note": args.note, "results": results},
+                                              indent=1))
     errors = [r for result in results for r in result["rows"] if r["status"] == "ERROR"]
     for row in errors:
         print(f"ERROR in {row['workload']} {row['case']} {row['impl']}: {row['note']}", file=sys.stderr)

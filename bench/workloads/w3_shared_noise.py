@@ -87,5 +87,5 @@ def cases(sizes) -> list[Case]:
             problem = make_problem(arch, n)
             return contenders(problem, problem.head(min(n, sizes.n_check)))
         out.append(Case("W3", name, f"layers {list(arch)}, N = {n:,}, K = {K} draws, η = {ETA:g}", "draws", K,
-                        min(K, 2), flops.perturbed_forwards(arch, n, K), rows, has_targets=name == "Arch A"))
+                        1, flops.perturbed_forwards(arch, n, K), rows, has_targets=name == "Arch A"))
     return out

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .limits import limit_seconds
 
-WN = {"W1": "weightnoise.grad_norms_sq", "W2": "weightnoise.penalty + penalty_grad",
+WN = {"W1": "weightnoise.grad_norms_sq", "W2": "weightnoise.penalty_and_grad",
       "W3": "weightnoise.perturbed_loss(shared)", "W5": "weightnoise.standard_normal", "W6": "weightnoise.fit"}
 
 

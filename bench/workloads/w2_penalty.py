@@ -1,4 +1,4 @@
-"""W2: the penalty Ω and its gradient ∇_θ Ω, timed together (weightnoise.penalty + weightnoise.penalty_grad)."""
+"""W2: the penalty Ω and its gradient ∇_θ Ω, timed together (weightnoise.penalty_and_grad: one fused pass)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..problems import architectures, make_problem
 from ..weightnoise_rows import reference
 from .common import cached, exact_row, library_rows, skipped
 
-WN = "weightnoise.penalty + penalty_grad"
+WN = "weightnoise.penalty_and_grad"
 
 
 def numpy_penalty(problem):

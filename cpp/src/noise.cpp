@@ -87,11 +87,10 @@ bool perturbed_losses(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
   RowMatrix<T> theta_plus(shared ? wave_draws : 0, P), theta_minus(shared && spec.antithetic ? wave_draws : 0, P);
   auto states = per_thread<NoiseState<T>>(net.layout);
   Vector<T> sums(K * chunks);
-  const int threads = num_threads();
   for (Index t0 = 0; t0 < K * chunks; t0 += wave) {
     if (t0 > 0 && stop && stop()) return false;
     const Index t1 = std::min(K * chunks, t0 + wave), k0 = t0 / chunks, k1 = (t1 - 1) / chunks + 1;
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads_for(t1 - t0))
     {
       if (shared) {
 #pragma omp for schedule(static)

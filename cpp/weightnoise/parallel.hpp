@@ -17,12 +17,19 @@
 
 namespace weightnoise {
 
-constexpr Index kChunkRows = 256;
+constexpr Index kChunkRows = 128;
 
 // The one place the thread count is resolved: set_num_threads(n > 0) pins it,
 // n <= 0 returns to OpenMP's own default (OMP_NUM_THREADS or the core count).
 void set_num_threads(int n);
 int num_threads();
+
+// Threads for a loop of n_items: never more than there are items, so a small
+// problem does not wake (and wait for) threads that would have nothing to do.
+inline int threads_for(Index n_items) {
+  const int threads = num_threads();
+  return n_items < threads ? int(std::max<Index>(1, n_items)) : threads;
+}
 
 // The first 64-byte boundary at or after p (p must have 64 bytes of slack).
 template <class T>
@@ -42,7 +49,7 @@ inline Index n_chunks(Index n_rows) { return (n_rows + kChunkRows - 1) / kChunkR
 template <class Body>
 void for_each_chunk(Index n_rows, Body&& body) {
   const Index chunks = n_chunks(n_rows);
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(chunks))
   for (Index c = 0; c < chunks; ++c) {
     const Index begin = c * kChunkRows;
     body(begin, std::min(kChunkRows, n_rows - begin), omp_get_thread_num());
@@ -52,7 +59,7 @@ void for_each_chunk(Index n_rows, Body&& body) {
 // body(item, thread) for item = 0 … n_items−1.
 template <class Body>
 void for_each_item(Index n_items, Body&& body) {
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for(n_items))
   for (Index i = 0; i < n_items; ++i) body(i, omp_get_thread_num());
 }
 
@@ -74,11 +81,10 @@ bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, const Int
   Eigen::Matrix<T, Eigen::Dynamic, 1> storage(std::min(wave, chunks) * stride + kAlign);
   T* partials = aligned_64(storage.data());
   std::fill(total, total + width, T(0));
-  const int threads = num_threads();
   for (Index first = 0; first < chunks; first += wave) {
     if (first > 0 && stop && stop()) return false;
     const Index count = std::min(wave, chunks - first);
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads_for(count))
     {
 #pragma omp for schedule(static)
       for (Index c = 0; c < count; ++c) {

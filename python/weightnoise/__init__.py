@@ -13,7 +13,7 @@ from .expansion import Equivalence, SecondOrder, equivalence, second_order
 from .derivatives import grad_norms_sq, hvp, jvp, loss, loss_grad, per_example_grads, predict, vjp
 from .model import ACTIVATIONS, MLP
 from .noise import NOISE_MODES, perturb, perturbed_loss
-from .penalty import penalty, penalty_grad
+from .penalty import penalty, penalty_and_grad, penalty_grad
 from .persistence import load, save
 from .random import standard_normal
 from .training import FitInterrupted, FitResult, OptimizerState, fit, objective, objective_grad, train_step
@@ -46,6 +46,7 @@ __all__ = [
     "objective",
     "objective_grad",
     "penalty",
+    "penalty_and_grad",
     "penalty_grad",
     "per_example_grads",
     "perturb",

@@ -31,6 +31,7 @@ def penalty(model: MLP, X, *, layers=None, biases: bool = True):
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     weights, bias_flags = _checks.as_subset(model, layers, biases)
+    _checks.check_kernel_memory(model, "penalty", X.shape[0])
     return _scalar(model, _core.penalty(*_spec(model), X, weights, bias_flags))
 
 
@@ -47,4 +48,20 @@ def penalty_grad(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndarr
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     weights, bias_flags = _checks.as_subset(model, layers, biases)
+    _checks.check_kernel_memory(model, "penalty_grad", X.shape[0])
     return _core.penalty_grad(*_spec(model), X, weights, bias_flags)[1]
+
+
+def penalty_and_grad(model: MLP, X, *, layers=None, biases: bool = True):
+    """Ω and ∇_θ Ω from one pass (the gradient pass yields Ω on the way).
+
+    Returns
+    -------
+    penalty : scalar of the model's dtype
+    grad : ndarray of shape (n_params,)
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    weights, bias_flags = _checks.as_subset(model, layers, biases)
+    omega, grad = _core.penalty_grad(*_spec(model), X, weights, bias_flags)
+    return _scalar(model, omega), grad

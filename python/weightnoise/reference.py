@@ -257,6 +257,11 @@ def penalty_grad(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndarr
     return (2 / X.shape[0]) * _per_example_hvp(model, X, G).sum(axis=0)
 
 
+def penalty_and_grad(model: MLP, X, *, layers=None, biases: bool = True):
+    """(Ω, ∇_θ Ω)."""
+    return penalty(model, X, layers=layers, biases=biases), penalty_grad(model, X, layers=layers, biases=biases)
+
+
 def _trace_exact(model: MLP, X: np.ndarray, weights, bias_flags) -> np.ndarray:
     """tr H_n = Σ_l (‖a_l‖²·[W_l] + [b_l]) tr M_l with dense M_l = ∇²_{z_l} ŷ (n_examples, d, d):
     M_{L−1} = 0,  M_l = D_l W_{l+1}ᵀ M_{l+1} W_{l+1} D_l + diag(σ''(z_l) ⊙ g_l)."""

@@ -1,0 +1,136 @@
+"""Figures of the command line's experiments, drawn with matplotlib (an optional extra).
+
+matplotlib is imported only when a figure is drawn, and only through its
+object-oriented API (``Figure`` with the Agg canvas): no pyplot, no global
+backend switch, nothing shown on screen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+INSTALL_HINT = "pip install 'weightnoise[plot]' (or pip install matplotlib)"
+COLORS = {"plain": "tab:gray", "noise": "tab:blue", "penalty": "tab:orange"}
+PANELS = (("at_initialization", "at initialization"), ("after_training", "after plain training"))
+
+
+def available() -> bool:
+    """Whether matplotlib can be imported."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _figure(n_rows: int, n_cols: int, size):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(n_rows, n_cols, squeeze=False)
+    return figure, axes
+
+
+def _title(result: dict, label: str) -> str:
+    ratio = result["curvature"] / result["penalty"] if result["penalty"] else float("nan")
+    return f"{label}: C/Ω = {ratio:+.1%}"
+
+
+def equivalence_figure(equivalence: dict, path) -> Path:
+    """Log-log |J̃_η − J| against η, measured with error bars, and the η·Ω and η·(Ω + C) predictions."""
+    figure, axes = _figure(1, 2, (10, 4.2))
+    for ax, (key, label) in zip(axes[0], PANELS):
+        result = equivalence[key]
+        table = {name: np.asarray(values) for name, values in result["table"].items()}
+        eta, J = table["eta"], result["loss"]
+        measured = np.abs(table["measured"] - J)
+        ax.errorbar(eta, measured, yerr=table["stderr"], fmt="o", color="black", ms=5, capsize=3,
+                    label="measured |J̃_η − J| ± stderr")
+        ax.plot(eta, eta * result["penalty"], "--", color="tab:orange", label="ηΩ (textbook)")
+        ax.plot(eta, np.abs(eta * (result["penalty"] + result["curvature"])), "-", color="tab:blue",
+                label="|ηΩ + ηC| (second order)")
+        ax.set(xscale="log", yscale="log", xlabel="noise variance η", ylabel="|J̃_η − J|",
+               title=_title(result, label))
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def _fitted_line(ax, eta, fit: dict, residual, color: str, name: str) -> None:
+    fitted = np.asarray(fit["fitted"])
+    if fit["n_points"] < 2:
+        return
+    x, r = eta[fitted], np.abs(residual[fitted])
+    # Through the geometric mean of the fitted points, with the fitted slope.
+    centre_x, centre_y = np.exp(np.mean(np.log(x))), np.exp(np.mean(np.log(r)))
+    grid = np.array([x.min(), x.max()])
+    ax.plot(grid, centre_y * (grid / centre_x) ** fit["slope"], "-", color=color, lw=2, alpha=0.6,
+            label=f"{name}: fitted slope {fit['slope']:.2f}")
+
+
+def slopes_figure(equivalence: dict, path) -> Path:
+    """|J̃ − (J+ηΩ)| and |J̃ − (J+ηΩ+ηC)| against η with their fitted slopes and the noise floor."""
+    figure, axes = _figure(1, 2, (10, 4.2))
+    series = (("residual_textbook", "slope_textbook", "tab:orange", "J̃ − (J+ηΩ)"),
+              ("residual_second_order", "slope_second_order", "tab:blue", "J̃ − (J+ηΩ+ηC)"))
+    for ax, (key, label) in zip(axes[0], PANELS):
+        result = equivalence[key]
+        table = {name: np.asarray(values) for name, values in result["table"].items()}
+        eta = table["eta"]
+        for column, slope_key, color, name in series:
+            residual, fit = table[column], result[slope_key]
+            resolved = np.asarray(fit["resolved"])
+            magnitude = np.maximum(np.abs(residual), 1e-300)
+            ax.errorbar(eta[resolved], magnitude[resolved], yerr=table["stderr"][resolved], fmt="o", color=color,
+                        ms=5, capsize=3, label=f"|{name}|")
+            ax.plot(eta[~resolved], magnitude[~resolved], "o", mfc="none", color=color, ms=5)
+            _fitted_line(ax, eta, fit, residual, color, name)
+        ax.plot(eta, 3 * table["stderr"], ":", color="gray", label="3 × stderr: below it, not resolved")
+        ax.set(xscale="log", yscale="log", xlabel="noise variance η", ylabel="|residual|",
+               title=_title(result, label))
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def training_figure(training: dict, path) -> Path:
+    """Training curves of the three objectives: train J, test J and train J̃_η, one row per η."""
+    runs = training["runs"]
+    figure, axes = _figure(len(runs), 3, (12, 3.3 * len(runs)))
+    columns = (("loss", "train J"), ("val_loss", "test J"), ("perturbed_loss", "train J̃_η"))
+    for row, run in zip(axes, runs):
+        for ax, (key, label) in zip(row, columns):
+            for objective, history in run["history"].items():
+                points = [(record["epoch"], record[key]) for record in history if key in record]
+                if points:
+                    epochs, values = np.array(points).T
+                    ax.plot(epochs, values, color=COLORS.get(objective), label=objective)
+            cooldown = [record["epoch"] for record in next(iter(run["history"].values())) if record.get("phase") == 2]
+            if cooldown:
+                ax.axvline(cooldown[0] - 1, color="gray", ls=":", lw=1)
+            ax.set(yscale="log", xlabel="epoch", title=f"{label}, η = {run['eta']:g}")
+            ax.grid(True, which="major", alpha=0.3)
+        row[0].legend(fontsize=8)
+    return _save(figure, path)
+
+
+def _save(figure, path) -> Path:
+    path = Path(path)
+    figure.savefig(path)
+    return path
+
+
+def draw_all(results: dict, folder) -> list[Path]:
+    """Every figure the results allow, as PNG files in ``folder``."""
+    folder = Path(folder)
+    paths = []
+    if "equivalence" in results:
+        paths.append(equivalence_figure(results["equivalence"], folder / "equivalence.png"))
+        paths.append(slopes_figure(results["equivalence"], folder / "residual_slopes.png"))
+    if "training" in results:
+        paths.append(training_figure(results["training"], folder / "training_curves.png"))
+    return paths

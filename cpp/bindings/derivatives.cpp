@@ -154,7 +154,7 @@ void bind_for(py::module_& m) {
     const auto net = make_network(sizes, act, params, theta);
     const auto subset = make_subset(net.n_layers(), weights, biases);
     const auto x = matrix_view(X, "X", sizes.front());
-    require(n_probes >= 1, "n_probes must be at least 1");
+    require(n_probes >= 1 && n_probes < (Index(1) << 32), "n_probes must be in [1, 2**32)");
     auto out = new_vector<T>(x.rows());
     auto o = mutable_view(out);
     py::gil_scoped_release release;

@@ -1,6 +1,9 @@
 // Bindings of the weight-noise kernels.
 #include "common.hpp"
 
+#include <cmath>
+#include <limits>
+
 namespace weightnoise::bindings {
 
 namespace {
@@ -12,6 +15,7 @@ NoiseSpec<T> make_spec(Index n_layers, int mode, double eta, std::uint64_t seed,
                        const Flags& weights, const Flags& biases) {
   require(mode >= 0 && mode <= int(NoiseMode::local), "unknown noise mode code");
   require(eta >= 0 && std::isfinite(eta), "eta must be finite and non-negative");
+  require(eta <= double(std::numeric_limits<T>::max()), "eta overflows the model's dtype");
   return {NoiseMode(mode), T(eta), seed, antithetic, make_subset(n_layers, weights, biases)};
 }
 

@@ -2,6 +2,7 @@
 #include "common.hpp"
 
 #include <cmath>
+#include <limits>
 
 namespace weightnoise::bindings {
 
@@ -23,6 +24,9 @@ TrainSpec<T> make_train_spec(const TrainSettings& t, Index n_layers) {
   require(t.optimizer >= 0 && t.optimizer <= int(Optimizer::adam), "unknown optimizer code");
   require(std::isfinite(t.eta) && t.eta >= 0, "eta must be finite and non-negative");
   require(std::isfinite(t.lr) && t.lr > 0, "lr must be finite and positive");
+  require(t.eta <= double(std::numeric_limits<T>::max()) && t.lr <= double(std::numeric_limits<T>::max()),
+          "eta and lr must be representable in the model's dtype");
+  require(t.momentum >= 0 && t.momentum < 1, "momentum must be in [0, 1)");
   require(t.batch_size >= 1, "batch_size must be at least 1");
   NoiseSpec<T> noise{NoiseMode(t.noise), T(t.eta), t.seed, false, make_subset(n_layers, t.weights, t.biases)};
   return {Objective(t.objective), noise,        Optimizer(t.optimizer), T(t.lr),      T(t.momentum),
@@ -55,6 +59,12 @@ Array<T> to_array(const Vector<T>& v) {
   return out;
 }
 
+// Epochs and steps key 32-bit stream counters.
+void check_counters(Index epoch, Index step) {
+  require(epoch >= 0 && epoch < (Index(1) << 32), "epoch must be in [0, 2**32)");
+  require(step >= 0 && step < (Index(1) << 32), "step must be in [0, 2**32)");
+}
+
 std::vector<Index> checked_ids(const Array<std::int64_t>& ids, Index n_examples) {
   require(ids.ndim() == 1 && ids.shape(0) >= 1, "ids must be a non-empty 1-D array");
   std::vector<Index> out(ids.data(), ids.data() + ids.shape(0));
@@ -75,6 +85,7 @@ void bind_for(py::module_& m) {
     const auto x = matrix_view(X, "X", sizes.front());
     const auto yv = vector_view(y, "y", x.rows());
     const auto rows = checked_ids(ids, x.rows());
+    check_counters(epoch, step);
     auto out = new_vector<T>(net.layout.n_params());
     T* o = out.mutable_data();
     double loss_sum;
@@ -95,6 +106,7 @@ void bind_for(py::module_& m) {
     const auto x = matrix_view(X, "X", sizes.front());
     const auto yv = vector_view(y, "y", x.rows());
     const auto rows = checked_ids(ids, x.rows());
+    check_counters(epoch, step);
     auto state = make_state(spec, step, moments, net.layout.n_params());
     Vector<T> grad(net.layout.n_params());
     double loss_sum;
@@ -116,7 +128,7 @@ void bind_for(py::module_& m) {
     const auto spec = make_train_spec<T>(settings, net.n_layers());
     const auto x = matrix_view(X, "X", sizes.front());
     const auto yv = vector_view(y, "y", x.rows());
-    require(epoch >= 0 && epoch < (Index(1) << 32), "epoch must be in [0, 2**32)");
+    check_counters(epoch, step);
     auto state = make_state(spec, step, moments, net.layout.n_params());
     Vector<T> updated = theta;
     T mean_loss = 0;
@@ -150,7 +162,7 @@ void bind_train(py::module_& m) {
       .def_readwrite("weights", &TrainSettings::weights)
       .def_readwrite("biases", &TrainSettings::biases);
   m.def("epoch_order", [](std::uint64_t seed, Index epoch, Index n) {
-    require(n >= 1 && epoch >= 0, "need n >= 1 and epoch >= 0");
+    require(n >= 1 && epoch >= 0 && epoch < (Index(1) << 32), "need n >= 1 and epoch in [0, 2**32)");
     Array<std::int64_t> out(std::vector<py::ssize_t>{py::ssize_t(n)});
     std::vector<Index> order(n);
     epoch_order(seed, epoch, n, order.data());

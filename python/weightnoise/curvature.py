@@ -43,6 +43,7 @@ def hessian_trace(model: MLP, X, method: str = "exact", *, n_probes: int = 64, s
     X = _checks.as_inputs(model, X)
     n_probes, seed = _check_method(method, n_probes, seed)
     weights, bias_flags = _checks.as_subset(model, layers, biases)
+    _checks.check_kernel_memory(model, f"hessian_trace_{method}", X.shape[0], f"hessian_trace(method={method!r})")
     if method == "exact":
         return _core.hessian_trace_exact(*_spec(model), X, weights, bias_flags)
     return _core.hessian_trace_hutchinson(*_spec(model), X, weights, bias_flags, n_probes, seed)

@@ -36,6 +36,7 @@ def predict(model: MLP, X) -> np.ndarray:
     """
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
+    _checks.check_kernel_memory(model, "predict", X.shape[0])
     return _core.predict(*_spec(model), X)
 
 
@@ -55,6 +56,7 @@ def loss(model: MLP, X, y):
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    _checks.check_kernel_memory(model, "loss", X.shape[0])
     return _scalar(model, _core.loss(*_spec(model), X, y))
 
 
@@ -68,6 +70,7 @@ def loss_grad(model: MLP, X, y) -> np.ndarray:
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    _checks.check_kernel_memory(model, "loss_grad", X.shape[0])
     return _core.loss_grad(*_spec(model), X, y)[1]
 
 
@@ -85,6 +88,7 @@ def vjp(model: MLP, X, u) -> np.ndarray:
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     u = _checks.as_example_vector(model, u, X.shape[0], "u")
+    _checks.check_kernel_memory(model, "vjp", X.shape[0])
     return _core.vjp(*_spec(model), X, u)
 
 
@@ -102,6 +106,7 @@ def jvp(model: MLP, X, v) -> np.ndarray:
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     v = _checks.as_param_vector(model, v, "v")
+    _checks.check_kernel_memory(model, "jvp", X.shape[0])
     return _core.jvp(*_spec(model), X, v)
 
 
@@ -115,14 +120,13 @@ def per_example_grads(model: MLP, X) -> np.ndarray:
     Raises
     ------
     MemoryError
-        If the matrix would exceed 16 GiB; products with it (vjp, jvp) and
-        its row norms (grad_norms_sq) never form it.
+        If the matrix would exceed the memory limit (16 GiB, or
+        ``WEIGHTNOISE_MEMORY_LIMIT``); products with it (vjp, jvp) and its row
+        norms (grad_norms_sq) never form it.
     """
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
-    _checks.check_memory(X.shape[0] * model.n_params, model.dtype.itemsize, "per_example_grads",
-                         "use vjp/jvp for products with the gradients, grad_norms_sq for their norms, "
-                         "or pass X in slices")
+    _checks.check_kernel_memory(model, "per_example_grads", X.shape[0])
     return _core.per_example_grads(*_spec(model), X)
 
 
@@ -143,6 +147,7 @@ def grad_norms_sq(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndar
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     weights, bias_flags = _checks.as_subset(model, layers, biases)
+    _checks.check_kernel_memory(model, "grad_norms_sq", X.shape[0])
     return _core.grad_norms_sq(*_spec(model), X, weights, bias_flags)
 
 
@@ -165,4 +170,5 @@ def hvp(model: MLP, X, v, u=None) -> np.ndarray:
     if u is None:
         u = np.full(X.shape[0], 1.0 / X.shape[0], dtype=model.dtype)
     u = _checks.as_example_vector(model, u, X.shape[0], "u")
+    _checks.check_kernel_memory(model, "hvp", X.shape[0])
     return _core.hvp(*_spec(model), X, v, u)

@@ -51,11 +51,14 @@ def perturb(model: MLP, eta: float, seed: int = 0, *, draw: int = 0, layers=None
     MLP
     """
     model = _checks.check_model(model)
-    eta = _checks.as_eta(eta)
+    eta = _checks.as_eta(eta, dtype=model.dtype)
     seed, draw = _checks.as_seed(seed), _checks.as_count(draw, "draw", minimum=0)
     weights, bias_flags = _checks.as_subset(model, layers, biases)
     sizes, activation, params = _spec(model)
-    return model.with_params(_core.perturb(sizes, activation, params, eta, seed, draw, weights, bias_flags))
+    moved = _core.perturb(sizes, activation, params, eta, seed, draw, weights, bias_flags)
+    if not np.all(np.isfinite(moved)):
+        raise ValueError(f"eta = {eta} is so large that θ + ε overflows {model.dtype}")
+    return model.with_params(moved)
 
 
 def perturbed_loss(model: MLP, X, y, eta: float, n_draws: int, noise: str = "shared", antithetic: bool = True,
@@ -86,12 +89,14 @@ def perturbed_loss(model: MLP, X, y, eta: float, n_draws: int, noise: str = "sha
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     y = _checks.as_example_vector(model, y, X.shape[0], "y")
-    eta = _checks.as_eta(eta)
+    eta = _checks.as_eta(eta, dtype=model.dtype)
     n_draws = _checks.as_count(n_draws, "n_draws")
     mode = _checks.as_choice(noise, "noise", NOISE_MODES)
     antithetic = _checks.as_flag(antithetic, "antithetic")
     seed = _checks.as_seed(seed)
     weights, bias_flags = _checks.as_subset(model, layers, biases)
+    _checks.check_kernel_memory(model, "perturbed_loss", X.shape[0], n_draws=n_draws, noise=mode,
+                                antithetic=antithetic)
     draws = _core.perturbed_losses(*_spec(model), X, y, NOISE_MODES.index(mode), eta, seed, antithetic,
                                    weights, bias_flags, n_draws, 0)
     return Estimate.from_draws(draws, n_draws * X.shape[0] * (2 if antithetic else 1))

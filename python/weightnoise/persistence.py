@@ -79,14 +79,23 @@ def _read(path) -> dict:
 
 def _model_from(arrays: dict, path) -> MLP:
     try:
-        sizes = [int(d) for d in arrays["layer_sizes"]]
-        model = MLP(sizes, str(arrays["activation"]), dtype=str(arrays["dtype"]))
-        params = arrays["params"]
+        layer_sizes, params = arrays["layer_sizes"], arrays["params"]
+        activation, dtype = str(arrays["activation"]), str(arrays["dtype"])
     except KeyError as exc:
         raise ValueError(f"{path} lacks the entry {exc}") from exc
-    if params.shape != (model.n_params,):
-        raise ValueError(f"{path}: params have shape {params.shape} but layer_sizes {sizes} need "
-                         f"({model.n_params},)")
+    if layer_sizes.ndim != 1 or layer_sizes.dtype.kind not in "iu":
+        raise ValueError(f"{path}: layer_sizes must be a 1-D integer array, got {layer_sizes.dtype} of shape "
+                         f"{layer_sizes.shape}")
+    sizes = [int(d) for d in layer_sizes]
+    # Check the parameters against the architecture before building the model: a damaged file must not
+    # make the loader allocate whatever its layer sizes claim.
+    n_params = sum(d_out * (d_in + 1) for d_in, d_out in zip(sizes[:-1], sizes[1:]))
+    if params.shape != (n_params,):
+        raise ValueError(f"{path}: params have shape {params.shape} but layer_sizes {sizes} need ({n_params},)")
+    try:
+        model = MLP(sizes, activation, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
     if params.dtype != model.dtype:
         raise ValueError(f"{path}: params are {params.dtype} but the file says {model.dtype}")
     model.params = params

@@ -68,8 +68,8 @@ def _settings(model: MLP, *, objective, eta, noise, optimizer, lr, momentum, bat
     objective = _checks.as_choice(objective, "objective", OBJECTIVES)
     noise = _checks.as_choice(noise, "noise", NOISE_MODES)
     optimizer = _checks.as_choice(optimizer, "optimizer", OPTIMIZERS)
-    eta = _checks.as_eta(eta)
-    lr = _checks.as_positive(lr, "lr")
+    eta = _checks.as_eta(eta, dtype=model.dtype)
+    lr = _checks.as_positive(lr, "lr", dtype=model.dtype)
     momentum = _checks.as_fraction(momentum, "momentum")
     batch_size = _checks.as_count(batch_size, "batch_size")
     seed = _checks.as_seed(seed)
@@ -140,6 +140,7 @@ def _value_and_grad(model, X, y, ids, *, objective, eta, noise, seed, epoch, ste
     core, plain = _settings(model, objective=objective, eta=eta, noise=noise, optimizer="sgd", lr=1.0,
                             momentum=0.0, batch_size=1, seed=seed, layers=layers, biases=biases)
     epoch, step = _checks.as_count(epoch, "epoch", 0), _checks.as_count(step, "step", 0)
+    _checks.check_kernel_memory(model, "train", ids.size, "objective_grad")
     grad, loss_sum = _core.objective_grad(*_spec(model), X, y, ids, core, epoch, step)
     value = loss_sum / ids.size
     if plain["objective"] == "penalty":
@@ -166,9 +167,11 @@ def train_step(model: MLP, X, y, state: OptimizerState, ids=None, *, objective: 
     X, y, ids = _batch(model, X, y, ids)
     if not isinstance(state, OptimizerState):
         raise TypeError("state must be an OptimizerState (OptimizerState.create(optimizer, model))")
+    _check_state(model, state)
     core, _ = _settings(model, objective=objective, eta=eta, noise=noise, optimizer=state.optimizer, lr=lr,
                         momentum=momentum, batch_size=1, seed=seed, layers=layers, biases=biases)
     epoch = _checks.as_count(epoch, "epoch", 0)
+    _checks.check_kernel_memory(model, "train", ids.size, "train_step")
     params, moments, step, loss_sum = _core.train_step(*_spec(model), X, y, ids, core, epoch, state.step,
                                                        np.ascontiguousarray(state.moments, dtype=model.dtype))
     return model.with_params(params), OptimizerState(state.optimizer, step, moments), loss_sum / ids.size
@@ -213,6 +216,28 @@ class FitInterrupted(KeyboardInterrupt):
         super().__init__(f"training interrupted after {len(result.history)} finished epochs; "
                          "the exception's .result holds that model and its history")
         self.result = result
+
+
+def _check_state(model: MLP, state: OptimizerState) -> None:
+    _checks.as_choice(state.optimizer, "state.optimizer", OPTIMIZERS)
+    _checks.as_count(state.step, "state.step", 0)
+    moments = np.asarray(state.moments)
+    rows = 1 if state.optimizer == "sgd" else 2
+    if moments.shape != (rows, model.n_params):
+        raise ValueError(f"state.moments must have shape ({rows}, {model.n_params}) for {state.optimizer}, "
+                         f"got {moments.shape}")
+    if moments.dtype.kind != "f" or not np.all(np.isfinite(moments)):
+        raise ValueError("state.moments must be finite floating-point numbers")
+
+
+def _check_fit_memory(model: MLP, n_examples: int, settings: dict, monitor: bool, eval_draws: int) -> None:
+    """The largest working memory of one fit: a minibatch step, or the monitored J, η·Ω, η·C and J̃_η."""
+    _checks.check_kernel_memory(model, "train", min(settings["batch_size"], n_examples), "fit")
+    if monitor:
+        _checks.check_kernel_memory(model, "hessian_trace_exact", n_examples, "fit (monitoring η·C)")
+        if settings["eta"] > 0 and eval_draws > 0:
+            _checks.check_kernel_memory(model, "perturbed_loss", n_examples, "fit (monitoring J̃_η)",
+                                        n_draws=eval_draws, noise=settings["noise"])
 
 
 def _fingerprint(X: np.ndarray, y: np.ndarray) -> str:
@@ -311,6 +336,7 @@ def fit(model: MLP, X, y, *, objective: str = "plain", eta: float = 0.0, noise: 
         raise TypeError("callback must be callable")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs a checkpoint path")
+    _check_fit_memory(model, X.shape[0], settings, monitor, eval_draws)
     fingerprint = _fingerprint(X, y) if checkpoint is not None else ""
 
     result = FitResult(model.copy(), [], OptimizerState.create(settings["optimizer"], model), settings)

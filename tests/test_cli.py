@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import weightnoise as wn
-from weightnoise import cli, datasets
+from weightnoise import cli, datasets, report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("equivalence.png", "residual_slopes.png", "training_curves.png")
@@ -263,3 +263,9 @@ def test_synthetic_data_is_deterministic_standardized_and_split_by_seed():
     np.testing.assert_allclose(first.X_train.std(axis=0), 1, rtol=1e-12)
     assert first.y_train.mean() == pytest.approx(0, abs=1e-12) and first.y_train.std() == pytest.approx(1)
     assert first.X_train.flags.c_contiguous and first.X_train.dtype == np.float64
+
+
+def test_terminals_without_unicode_get_ascii_symbols():
+    text = "J̃_η ± stderr, J + ηΩ + ηC — slope ≈ 2"
+    assert report.for_terminal(text, "utf-8") == text
+    assert report.for_terminal(text, "ascii") == "J~_eta +- stderr, J + etaOmega + etaC - slope ~ 2"

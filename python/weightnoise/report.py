@@ -12,11 +12,9 @@ import unicodedata
 from .experiments import EXPANSION_RANGE, RESOLVED_STDERRS
 
 # ASCII stand-ins for terminals that cannot show the symbols.
-ASCII = {"J̃": "J~", "η": "eta", "Ω": "Omega", "±": "+-", "—": "-", "–": "-", "·": "*", "≈": "~", "→": "->",
-         "²": "^2", "×": "x", "…": "...", "−": "-", "≥": ">=", "≤": "<=",
-         "─": "-"}
-
-
+ASCII = {"J̃": "J~", "η": "eta", "Ω": "Omega", "±": "+-", "—": "-", "–": "-", "−": "-", "─": "-", "·": "*",
+         "≈": "~", "→": "->", "²": "^2", "×": "x", "…": "...", "≥": ">=", "≤": "<=", "≠": "!="}
+# Column widths: every column of the equivalence table; the training table's after its first.
 EQUIVALENCE_WIDTHS = (8, 22, 11, 11, 12, 15)
 TRAINING_WIDTHS = (8, 8, 20, 20, 9, 10)
 
@@ -114,10 +112,16 @@ def training_table(run: dict) -> str:
                  f"noise–plain {d['noise_plain']:.3g}, penalty–plain {d['penalty_plain']:.3g}")
     ratio = relative_distance(run)
     if math.isfinite(ratio):
-        verdict = ("noise and penalty training learn nearly the same function" if ratio < 0.5
-                   else "noise and penalty training learn visibly different functions")
-        lines.append(f"→ {verdict}: their distance is {ratio:.0%} of the smaller distance to plain training")
+        lines.append(f"→ {_verdict(ratio)}: their distance is {ratio:.0%} of the smaller distance to plain training")
     return "\n".join(lines)
+
+
+def _verdict(ratio: float) -> str:
+    if ratio < 0.35:
+        return "noise and penalty training learn nearly the same function"
+    if ratio < 1:
+        return "noise and penalty training pull the same way but learn visibly different functions"
+    return "noise and penalty training disagree"
 
 
 def schedule_line(schedule: dict, n_train: int) -> str:
@@ -158,5 +162,6 @@ def summary(results: dict) -> str:
     if training:
         parts = [f"η = {run['eta']:g}: {_g(relative_distance(run), 2)}" for run in training["runs"]]
         lines.append("Noise–penalty distance over the distance to plain training: " + ", ".join(parts)
-                     + " (well under 1: noise training ≈ penalty training).")
+                     + " (0: noise and penalty training learn the same function; 1: they differ as much as "
+                     "either differs from plain training).")
     return "\n".join(lines)

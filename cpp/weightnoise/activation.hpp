@@ -12,16 +12,47 @@ namespace weightnoise {
 
 enum class Activation : int { tanh = 0, relu = 1, sigmoid = 2, softplus = 3, identity = 4 };
 
+// e^v for v ∈ [−40, 0] without a division: v = n ln2 + r with n = round(v/ln2)
+// (Cody–Waite split of ln2), e^r by its Taylor series to r¹³ (|r| ≤ ln2/2, so
+// the truncation is below 5e−18), and 2ⁿ built in the exponent bits. Eigen's
+// pexp spends a division on a Padé form; the tanh below already needs one.
+template <class Packet>
+Packet exp_nonpositive(const Packet& v) {
+  return Eigen::internal::pexp(v);
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+inline Eigen::internal::Packet4d exp_nonpositive(const Eigen::internal::Packet4d& v) {
+  const __m256d magic = _mm256_set1_pd(6755399441055744.0);  // 1.5·2⁵²: adding it rounds to an integer
+  const __m256d shifted = _mm256_fmadd_pd(v, _mm256_set1_pd(1.4426950408889634074), magic);
+  const __m256d n = _mm256_sub_pd(shifted, magic);
+  __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), v);
+  r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+  constexpr double inverse_factorials[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
+                                           1.0 / 3628800.0,    1.0 / 362880.0,    1.0 / 40320.0,
+                                           1.0 / 5040.0,       1.0 / 720.0,       1.0 / 120.0,
+                                           1.0 / 24.0,         1.0 / 6.0,         0.5,
+                                           1.0,                1.0};
+  __m256d p = _mm256_set1_pd(inverse_factorials[0]);
+  for (int k = 1; k < 14; ++k) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(inverse_factorials[k]));
+  // shifted holds 1.5·2⁵² + n, whose low bits are n: (bits + 1023) << 52 is 2ⁿ.
+  const __m256i two_n =
+      _mm256_slli_epi64(_mm256_add_epi64(_mm256_castpd_si256(shifted), _mm256_set1_epi64x(1023)), 52);
+  return _mm256_mul_pd(p, _mm256_castsi256_pd(two_n));
+}
+#endif
+
 // tanh over n contiguous doubles, vectorized with Eigen's packet math (Eigen
 // vectorizes tanh for float only). Below |x| = 0.625 Cephes' rational
-// approximation x + x³P(x²)/Q(x²); above, (1 − t)/(1 + t) with t = e^{−2|x|},
-// which stays finite for any x; the sign of x is copied on. Relative error
-// within a few ulp. The tail goes through the same packet code via a buffer,
-// so every element gets the same formula wherever it sits.
+// approximation x + x³P(x²)/Q(x²); above, (1 − t)/(1 + t) with t = e^{−2|x|}
+// (|x| clamped at 20, where tanh rounds to 1); the sign of x is copied on.
+// Both branches are fractions, so one division serves. Relative error within
+// 2 ulp. The tail goes through the same packet code via a buffer, so every
+// element gets the same formula wherever it sits.
 inline void tanh_packets(const double* x, double* out, Index n) {
   using namespace Eigen::internal;
   using Packet = packet_traits<double>::type;
-  constexpr Index W = unpacket_traits<Packet>::size;
+  constexpr Index W = Index(sizeof(Packet) / sizeof(double));
   const Packet one = pset1<Packet>(1.0), cut = pset1<Packet>(0.625), sign = pset1<Packet>(-0.0);
   const auto kernel = [&](const Packet& v) {
     const Packet ax = pabs(v);
@@ -32,8 +63,8 @@ inline void tanh_packets(const double* x, double* out, Index n) {
     Packet q = padd(x2, pset1<Packet>(1.12811678491632931402e2));
     q = pmadd(q, x2, pset1<Packet>(2.23548839060100448583e3));
     q = pmadd(q, x2, pset1<Packet>(4.84406305325125486048e3));
-    // Both branches as fractions, so one division serves: x + x·x²·p/q = x(q + x²p)/q.
-    const Packet t = pexp(pmul(pset1<Packet>(-2.0), ax));
+    // x + x·x²·p/q = x(q + x²p)/q.
+    const Packet t = exp_nonpositive(pmul(pset1<Packet>(-2.0), pmin(ax, pset1<Packet>(20.0))));
     const Packet is_small = pcmp_lt(ax, cut);
     const Packet numerator = pselect(is_small, pmul(xs, pmadd(x2, p, q)), psub(one, t));
     const Packet denominator = pselect(is_small, q, padd(one, t));

@@ -16,6 +16,7 @@ from .noise import NOISE_MODES, perturb, perturbed_loss
 from .penalty import penalty, penalty_and_grad, penalty_grad
 from .persistence import load, save
 from .random import standard_normal
+from .sweep import sweep  # imports Dask and pandas only when a sweep runs
 from .training import FitInterrupted, FitResult, OptimizerState, fit, objective, objective_grad, train_step
 from .threads import get_num_threads, num_threads, set_num_threads
 
@@ -56,6 +57,7 @@ __all__ = [
     "second_order",
     "set_num_threads",
     "standard_normal",
+    "sweep",
     "train_step",
     "vjp",
 ]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import uuid
 
 DEFAULT_OUT = "weightnoise-sweep.csv"
 
@@ -109,6 +108,7 @@ def sweep(grid, data, *, client=None, scheduler: str | None = None, out: str | o
 def _run(pending, datasets, store, *, client, scheduler, n_workers, threads, total, progress, timeout, say) -> None:
     """Submit the pending points, write each row as it finishes, cancel what is left on the way out."""
     import asyncio
+    import uuid
 
     from distributed import as_completed
     from tqdm.auto import tqdm

@@ -134,3 +134,80 @@ def draw_all(results: dict, folder) -> list[Path]:
     if "training" in results:
         paths.append(training_figure(results["training"], folder / "training_curves.png"))
     return paths
+
+
+# Lines of the sweep figure's distance panel: the columns, their labels and styles.
+SWEEP_DISTANCES = (("noise_penalty_distance", "noise–penalty", "black", "-"),
+                   ("noise_plain_distance", "noise–plain", COLORS["noise"], ":"),
+                   ("penalty_plain_distance", "penalty–plain", COLORS["penalty"], ":"))
+SWEEP_MAX_ROWS = 8
+
+
+def sweep_figure(results, path) -> Path:
+    """Test J and the distances between the learned functions against η, from a sweep's results.
+
+    One line per objective (and per distance): the mean over seeds, shaded
+    from the lowest to the highest seed. Settings other than η and the seed
+    that vary in ``results`` (architecture, data set, learning rate, …) get
+    one row of panels per combination.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        What :func:`weightnoise.sweep` returns (or
+        ``weightnoise.sweep.load_results(path)``); rows with an error are left out.
+    path : path
+        The PNG file to write.
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib.
+    ValueError
+        With no finished row, or more than 8 combinations of the other settings
+        (select rows first, e.g. ``results[results.hidden == "32x32"]``).
+    """
+    if not available():
+        raise ImportError(f"the sweep figure needs matplotlib: {INSTALL_HINT}")
+    from ._sweep_grid import SETTINGS
+
+    finished = results[results["error"].fillna("") == ""]
+    if finished.empty:
+        raise ValueError("the sweep results hold no finished point to draw")
+    varying = [name for name in SETTINGS if name not in ("eta", "seed", "objectives")
+               and finished[name].nunique(dropna=False) > 1]
+    groups = list(finished.groupby(varying, dropna=False, sort=True)) if varying else [((), finished)]
+    if len(groups) > SWEEP_MAX_ROWS:
+        raise ValueError(f"{', '.join(varying)} vary together in {len(groups)} combinations, more than the "
+                         f"{SWEEP_MAX_ROWS} rows of panels a figure holds; draw a selection of the rows")
+    figure, axes = _figure(len(groups), 2, (11, 3.8 * len(groups)))
+    for (values, group), (loss_ax, distance_ax) in zip(groups, axes):
+        values = values if isinstance(values, tuple) else (values,)
+        label = ", ".join(f"{name} {value}" for name, value in zip(varying, values))
+        seeds = group["seed"].nunique()
+        spread = f"mean of {seeds} seeds, band: lowest to highest" if seeds > 1 else "one seed"
+        for objective, color in COLORS.items():
+            _spread_line(loss_ax, group, f"{objective}_test_loss", objective, color, "-")
+        for column, name, color, style in SWEEP_DISTANCES:
+            _spread_line(distance_ax, group, column, name, color, style)
+        log_eta = bool((group["eta"] > 0).all())
+        loss_ax.set(xscale="log" if log_eta else "linear", xlabel="noise variance η", ylabel="test J",
+                    title=f"test J ({spread})" + (f"\n{label}" if label else ""))
+        distance_ax.set(xscale="log" if log_eta else "linear", xlabel="noise variance η",
+                        ylabel="RMS distance on the test inputs",
+                        title="distance between the learned functions" + (f"\n{label}" if label else ""))
+        for ax in (loss_ax, distance_ax):
+            ax.grid(True, which="major", alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def _spread_line(ax, rows, column: str, label: str, color: str, style: str) -> None:
+    """The mean of ``column`` over seeds against η, shaded from its minimum to its maximum."""
+    stats = rows.groupby("eta")[column].agg(["mean", "min", "max"]).dropna()
+    if stats.empty:
+        return
+    eta = stats.index.to_numpy(dtype=float)
+    ax.plot(eta, stats["mean"], marker="o", ms=4, ls=style, color=color, label=label)
+    ax.fill_between(eta, stats["min"], stats["max"], color=color, alpha=0.15, lw=0)

@@ -35,6 +35,7 @@ __all__ = [
     "curvature",
     "equivalence",
     "fit",
+    "from_torch",
     "get_num_threads",
     "grad_norms_sq",
     "hessian_trace",
@@ -57,7 +58,24 @@ __all__ = [
     "second_order",
     "set_num_threads",
     "standard_normal",
+    "to_torch",
     "sweep",
     "train_step",
     "vjp",
 ]
+
+# Optional features, imported on first use so that `import weightnoise` needs
+# none of their dependencies (from_torch and to_torch import PyTorch when called).
+_LAZY = {"from_torch": ".torch_interop", "to_torch": ".torch_interop"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

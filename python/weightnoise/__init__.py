@@ -58,8 +58,8 @@ __all__ = [
     "second_order",
     "set_num_threads",
     "standard_normal",
-    "to_torch",
     "sweep",
+    "to_torch",
     "train_step",
     "vjp",
 ]

@@ -24,7 +24,7 @@ import numpy as np
 
 import weightnoise as wn
 
-from . import datasets, experiments, plots, report
+from . import _sweep_cli, datasets, experiments, plots, report
 
 COMMANDS = ("demo", "equivalence", "train")
 DEFAULT_GRID = [float(f"{eta:.3g}") for eta in np.logspace(-5, -1, 9)]
@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "for each η: per-epoch history, final J and J̃_η on train and test data, ηΩ, ηC, and the "
                     "distance between the functions learned with noise and with the penalty.")
     _train_etas_option(train, "--etas")
+    _sweep_cli.add_parser(commands)
     return parser
 
 
@@ -187,6 +188,8 @@ def parse(argv=None) -> argparse.Namespace:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "demo")  # options without a command are the demo's
     args = build_parser().parse_args(argv)
+    if args.command == "sweep":
+        return _sweep_cli.check(args)
     if args.csv is None and args.target is not None:
         raise CLIError("--target only applies with --csv PATH")
     if args.csv is not None and args.target is None:
@@ -239,6 +242,8 @@ def _jsonable(value):
 def run(args, say=None) -> dict:
     """Run the command ``args`` asks for; print its tables; write results.json and the figures."""
     say = say or _Console()
+    if args.command == "sweep":
+        return _sweep_cli.run(args, say)
     started = time.perf_counter()
     if args.threads is not None:
         wn.set_num_threads(args.threads)

@@ -35,8 +35,8 @@ except ImportError:  # pragma: no cover - older scikit-learn
 __all__ = ["EXPECTED_FAILED_CHECKS", "WeightNoiseRegressor"]
 
 # Checks of sklearn.utils.estimator_checks that this estimator is known to fail,
-# with the reason (passed as ``expected_failed_checks`` to check_estimator or
-# parametrize_with_checks). None: it passes all of scikit-learn 1.9's checks.
+# with the reason (pass it as ``expected_failed_checks`` to check_estimator or
+# parametrize_with_checks). Empty: it passes every check of scikit-learn 1.9.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 # The largest seed drawn when random_state is None or a RandomState: the
@@ -172,9 +172,9 @@ class WeightNoiseRegressor(RegressorMixin, BaseEstimator):
         ------
         ValueError
             For a target with several columns, malformed or non-finite data,
-            or an invalid parameter.
+            or an invalid parameter (dtype included).
         TypeError
-            For sparse X or a dtype other than float32 or float64.
+            For sparse X.
         """
         dtype = self._resolved_dtype()
         hidden = self._resolved_hidden_sizes()

@@ -304,24 +304,33 @@ def test_a_sweep_writes_parquet_and_prints_its_progress(client, data, tmp_path, 
     assert "Dask dashboard: http" in err and "2 to run" in err
 
 
-def test_a_worker_killed_mid_task_is_retried_and_every_point_ends_with_a_result(client, data, tmp_path):
-    if not hasattr(signal, "SIGKILL"):
-        pytest.skip("needs SIGKILL")
-    grid = [{"eta": 0.01, "seed": seed, **LONG} for seed in (0, 1)]
+def executing(dask_worker) -> list[str]:
+    """The keys of the tasks a worker is running now (for ``client.run``)."""
+    return [str(task.key) for task in dask_worker.state.executing]
+
+
+def kill_a_busy_worker(client, until) -> tuple[str, str]:
+    """SIGKILL the process of a worker that is running a task; its address and that task's key."""
     pids = client.run(os.getpid)
-    running = run_in_thread(wn.sweep, grid, data, client=client, out=tmp_path / "results.csv", progress=False)
-
-    def executing(dask_worker):
-        return [str(task.key) for task in dask_worker.state.executing]
-
-    victim, deadline = None, time.monotonic() + 60
-    while victim is None and time.monotonic() < deadline and not running.done():
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not until():
         busy = {worker: keys for worker, keys in client.run(executing).items() if keys}
-        victim = next(iter(busy), None)
+        if busy:
+            victim, keys = next(iter(busy.items()))
+            os.kill(pids[victim], signal.SIGKILL)
+            return victim, keys[0]
         time.sleep(0.05)
-    assert victim is not None, "no task started within a minute"
-    killed_key = busy[victim][0]
-    os.kill(pids[victim], signal.SIGKILL)
+    raise AssertionError("no task ran within a minute")
+
+
+needs_sigkill = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+
+
+@needs_sigkill
+def test_a_worker_killed_mid_task_is_retried_and_every_point_ends_with_a_result(client, data, tmp_path):
+    grid = [{"eta": 0.01, "seed": seed, **LONG} for seed in (0, 1)]
+    running = run_in_thread(wn.sweep, grid, data, client=client, out=tmp_path / "results.csv", progress=False)
+    victim, killed_key = kill_a_busy_worker(client, until=running.done)
     results = running.result(WAIT)
     client.wait_for_workers(2, timeout=60)  # the nanny restarts the worker for the tests after this one
     assert (results["error"] == "").all(), results["error"].tolist()
@@ -330,12 +339,17 @@ def test_a_worker_killed_mid_task_is_retried_and_every_point_ends_with_a_result(
     assert len(rerun) == 1 and rerun["worker"].iloc[0] != victim
 
 
+@needs_sigkill
 def test_a_sweep_past_its_timeout_keeps_finished_rows_and_says_what_is_left(client, data, tmp_path):
-    grid = [{"eta": 0.01, "hidden": [4], "epochs": 12, "eval_draws": 8}, {"eta": 0.02, **LONG}]
+    endless = {"eta": 0.02, "hidden": [16, 16], "epochs": 10**6, "eval_draws": 8}  # hours
+    grid = [{"eta": 0.01, "hidden": [4], "epochs": 12, "eval_draws": 8}, endless]
     path = tmp_path / "results.csv"
-    with pytest.raises(TimeoutError, match="1 points unfinished"):
-        run_in_thread(wn.sweep, grid, data, client=client, out=path, progress=False, timeout=1.5).result(WAIT)
+    with pytest.raises(TimeoutError, match="with 1 point unfinished"):
+        run_in_thread(wn.sweep, grid, data, client=client, out=path, progress=False, timeout=5).result(WAIT)
     assert len(csv_rows(path)) == 1
+    # Dask cannot stop a running task: free its worker for the tests after this one.
+    kill_a_busy_worker(client, until=lambda: False)
+    client.wait_for_workers(2, timeout=60)
 
 
 def test_without_a_client_a_sweep_starts_and_closes_its_own_local_cluster(data, tmp_path):

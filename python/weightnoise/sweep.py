@@ -143,7 +143,8 @@ def _run(pending, datasets, store, *, client, scheduler, n_workers, threads, tot
                 if errors:
                     bar.set_postfix(errors=errors)
         except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11
-            raise TimeoutError(f"the sweep ran past its timeout of {timeout:g} s with {len(futures)} points "
+            left = len(futures)
+            raise TimeoutError(f"the sweep ran past its timeout of {timeout:g} s with {left} point{'s' * (left > 1)} "
                                "unfinished; finished rows are written, and a rerun runs the rest") from None
         finally:
             bar.close()

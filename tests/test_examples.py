@@ -34,7 +34,7 @@ def test_example_runs(script, tmp_path):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{script.name} needs {module}")
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "error"}
-    completed = subprocess.run([sys.executable, str(script)], check=False, cwd=tmp_path, env=env, capture_output=True,
-                               text=True, timeout=TIMEOUT_S)
+    completed = subprocess.run([sys.executable, str(script)], check=False, cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=TIMEOUT_S)
     assert completed.returncode == 0, f"{script.name} failed:\n{completed.stdout}\n{completed.stderr}"
     assert completed.stdout.strip(), f"{script.name} printed nothing"

@@ -7,13 +7,14 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
-import weightnoise as wn
 from sklearn.base import clone
 from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import weightnoise as wn
 from weightnoise.sklearn import EXPECTED_FAILED_CHECKS, WeightNoiseRegressor
 
 # Small and quick, yet enough to reach R² > 0.5 on check_regressors_train's data.

@@ -10,10 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import weightnoise as wn
-from conftest import make_problem, relative_error
 from torch import nn
 from torch.func import functional_call, grad, vmap
+
+import weightnoise as wn
+from conftest import make_problem, relative_error
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "softplus", "identity")
 

@@ -46,7 +46,7 @@ _SEED_BOUND = 2**31 - 1
 RandomStateLike = Union[int, np.random.RandomState, None]
 
 
-class WeightNoiseRegressor(RegressorMixin, BaseEstimator):
+class WeightNoiseRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn is untyped
     """Least-squares MLP regressor trained with Gaussian weight noise.
 
     The network is a :class:`weightnoise.MLP` of layer sizes
@@ -179,14 +179,15 @@ class WeightNoiseRegressor(RegressorMixin, BaseEstimator):
         dtype = self._resolved_dtype()
         hidden = self._resolved_hidden_sizes()
         _reject_multi_target(y)
-        X, y = _validate_data(self, X, y, dtype=dtype, y_numeric=True, multi_output=False)
-        y = np.asarray(y, dtype=dtype)
+        inputs: np.ndarray
+        inputs, targets = _validate_data(self, X, y, dtype=dtype, y_numeric=True, multi_output=False)
+        targets = np.asarray(targets, dtype=dtype)
         init_seed, train_seed = self._seeds()
-        model = MLP((X.shape[1], *hidden, 1), self.activation, seed=init_seed, dtype=dtype)
+        model = MLP((inputs.shape[1], *hidden, 1), self.activation, seed=init_seed, dtype=dtype)
         batch_size = self.batch_size
         if isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool):
-            batch_size = min(int(batch_size), X.shape[0])  # invalid values are left to weightnoise.fit
-        result = _fit(model, X, y, objective=self.objective, eta=self.eta, noise=self.noise,
+            batch_size = min(int(batch_size), inputs.shape[0])  # invalid values are left to weightnoise.fit
+        result = _fit(model, inputs, targets, objective=self.objective, eta=self.eta, noise=self.noise,
                       optimizer=self.optimizer, lr=self.learning_rate, momentum=self.momentum,
                       epochs=self.epochs, batch_size=batch_size, seed=train_seed, progress=bool(self.verbose),
                       monitor=bool(self.monitor))
@@ -215,8 +216,8 @@ class WeightNoiseRegressor(RegressorMixin, BaseEstimator):
             For X with another number of features than seen in :meth:`fit`.
         """
         check_is_fitted(self, "model_")
-        X = _validate_data(self, X, reset=False, dtype=self.model_.dtype)
-        return _predict(self.model_, X)
+        inputs = _validate_data(self, X, reset=False, dtype=self.model_.dtype)
+        return _predict(self.model_, inputs)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -238,14 +239,14 @@ class WeightNoiseRegressor(RegressorMixin, BaseEstimator):
         return dtype
 
     def _resolved_hidden_sizes(self) -> tuple[int, ...]:
-        sizes = self.hidden_layer_sizes
+        sizes: Any = self.hidden_layer_sizes
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
         try:
             sizes = tuple(sizes)
         except TypeError:
             raise ValueError(f"hidden_layer_sizes must be an int or a sequence of ints, got {sizes!r}") from None
-        if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0 for d in sizes):
+        if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) > 0 for d in sizes):
             raise ValueError(f"hidden_layer_sizes must hold positive ints, got {self.hidden_layer_sizes!r}")
         return tuple(int(d) for d in sizes)
 

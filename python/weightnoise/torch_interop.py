@@ -119,10 +119,10 @@ def from_torch(sequential: nn.Sequential) -> MLP:
         Without PyTorch.
     """
     torch = _import_torch()
-    nn = torch.nn
-    if not isinstance(sequential, nn.Sequential):
+    torch_nn = torch.nn
+    if not isinstance(sequential, torch_nn.Sequential):
         raise TypeError(f"from_torch takes a torch.nn.Sequential, got {type(sequential).__name__}")
-    linears, between = _split(sequential, nn)
+    linears, between = _split(sequential, torch_nn)
     activations = {name for name in between if name is not None}
     if len(activations) > 1:
         raise ValueError(f"a weightnoise.MLP has one activation for all hidden layers, got {sorted(activations)}"
@@ -175,20 +175,21 @@ def to_torch(model: MLP) -> nn.Sequential:
         Without PyTorch.
     """
     torch = _import_torch()
-    nn = torch.nn
+    torch_nn = torch.nn
     if not isinstance(model, MLP):
         raise TypeError(f"to_torch takes a weightnoise.MLP, got {type(model).__name__}")
     dtype = torch.float64 if model.dtype == np.float64 else torch.float32
     modules: list[Any] = []
     for l, (W, b) in enumerate(model.layers):
-        linear = nn.Linear(W.shape[1], W.shape[0], dtype=dtype)
+        linear = torch_nn.Linear(W.shape[1], W.shape[0], dtype=dtype)
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(W.copy()))
             linear.bias.copy_(torch.from_numpy(b.copy()))
         modules.append(linear)
         if l < model.n_layers - 1:
-            modules.append(_activation_module(model.activation, nn))
-    return nn.Sequential(*modules)
+            modules.append(_activation_module(model.activation, torch_nn))
+    sequential: nn.Sequential = torch_nn.Sequential(*modules)
+    return sequential
 
 
 def _activation_module(name: str, nn: Any) -> Any:
@@ -198,4 +199,5 @@ def _activation_module(name: str, nn: Any) -> Any:
 
 
 def _numpy(tensor: Any) -> np.ndarray:
-    return tensor.detach().cpu().numpy().copy()
+    array: np.ndarray = tensor.detach().cpu().numpy().copy()
+    return array

@@ -15,13 +15,12 @@ import time
 
 import numpy as np
 import pytest
+import weightnoise as wn
+from weightnoise import _sweep_cluster, _sweep_grid, _sweep_store, _sweep_task, cli, datasets, experiments, plots
+from weightnoise.sweep import grid_points, load_results
 
 distributed = pytest.importorskip("distributed")
 pd = pytest.importorskip("pandas")
-
-import weightnoise as wn  # noqa: E402
-from weightnoise import _sweep_data, _sweep_grid, _sweep_store, _sweep_task, cli, datasets, experiments, plots  # noqa: E402
-from weightnoise.sweep import grid_points, load_results  # noqa: E402
 
 # Tiny problems: a point trains in well under a second.
 TINY = {"hidden": [[4]], "epochs": [12], "eval_draws": [8]}
@@ -40,10 +39,10 @@ def data():
 @pytest.fixture(scope="module")
 def client():
     """Two single-threaded worker processes on loopback, shared by the module's cluster tests."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=":0", silence_logs=logging.ERROR) as cluster:
-        with distributed.Client(cluster) as client:
-            yield client
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=":0", silence_logs=logging.ERROR)
+    with cluster, distributed.Client(cluster) as client:
+        yield client
 
 
 def run_in_thread(function, *args, **kwargs):
@@ -158,6 +157,13 @@ def test_client_and_scheduler_together_are_refused(data, client):
     with pytest.raises(ValueError, match="client or scheduler, not both"):
         wn.sweep({"eta": [0.01], **TINY}, data, client=client, scheduler=client.scheduler.address, out=None,
                  progress=False)
+
+
+def test_each_task_gets_its_hosts_cores_over_the_task_slots_on_that_host(client):
+    plan = _sweep_cluster.host_threads(client)
+    assert plan == {"127.0.0.1": max(1, _sweep_cluster.machine_cores() // 2),
+                    "default": max(1, _sweep_cluster.machine_cores() // 2)}
+    assert _sweep_task._threads_here(3) == 3 and _sweep_task._threads_here({"default": 2}) == 2  # not on a worker
 
 
 # --- results files -----------------------------------------------------------------------------------------------

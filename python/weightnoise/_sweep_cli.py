@@ -96,8 +96,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
 
 def _setting_type(setting: str):
     """argparse's type for one grid value; sweep() checks the values once more, naming the point."""
-    from .cli import _momentum, _non_negative_int, _positive_float, _positive_int
     from ._sweep_grid import as_hidden
+    from .cli import _momentum, _non_negative_int, _positive_float, _positive_int
 
     def hidden(text: str) -> list:
         try:

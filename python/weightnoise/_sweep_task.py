@@ -61,7 +61,7 @@ def run_point(key: str, config: dict, columns: dict, dataset, threads: Threads) 
     try:
         with wn.num_threads(_threads_here(threads)):
             row.update(measure(config, dataset))
-    except Exception as exc:  # the point failed, not the sweep: record it and go on
+    except Exception as exc:  # noqa: BLE001 - the point failed, not the sweep: record it and go on
         row["error"] = describe(exc)
     row.update(worker=_worker_address(), seconds=time.perf_counter() - started, finished=_now())
     return row

@@ -135,7 +135,7 @@ def _run(pending, datasets, store, *, client, scheduler, n_workers, threads, tot
                 point = futures.pop(future)
                 try:
                     row = future.result()
-                except Exception as exc:  # e.g. KilledWorker: the point took down workers too often
+                except Exception as exc:  # noqa: BLE001 - KilledWorker: it took down workers too often
                     row = blank_row(point.key, columns(point.config), describe(exc))
                 store.append(row)
                 errors += bool(row["error"])

@@ -86,18 +86,19 @@ def sweep(grid, data, *, client=None, scheduler: str | None = None, out: str | o
 
     datasets = _sweep_data.as_datasets(data)
     points = _sweep_grid.expand(grid, {name: _sweep_data.fingerprint(d) for name, d in datasets.items()})
-    _check_options(n_workers=n_workers, threads=threads, timeout=timeout, retry_errors=retry_errors,
-                   progress=progress)
+    _check_options(client=client, scheduler=scheduler, n_workers=n_workers, threads=threads, timeout=timeout,
+                   retry_errors=retry_errors, progress=progress)
     _import_pandas()
     store = _sweep_store.open_store(out)
     done = store.finished(retry_errors)
     pending = [point for point in points if point.key not in done]
+    if pending:
+        import_distributed()
     say = _stderr if progress else _quiet
     where = f" in {store.path}" if store.path is not None else ""
     say(f"weightnoise sweep: {len(points)} points, {len(points) - len(pending)} finished already{where}, "
         f"{len(pending)} to run")
     if pending:
-        import_distributed()
         _run(pending, datasets, store, client=client, scheduler=scheduler, n_workers=n_workers, threads=threads,
              total=len(points), progress=progress, timeout=timeout, say=say)
     frame = _in_grid_order(store.frame(), points)
@@ -121,8 +122,10 @@ def _run(pending, datasets, store, *, client, scheduler, n_workers, threads, tot
         say(f"running on {cluster.description}")
         say(dashboard_line(cluster.client))
         names = sorted({point.config["dataset"] for point in pending})
-        # Broadcast: every worker holds a copy, so losing a worker loses no data.
-        shipped = dict(zip(names, cluster.client.scatter([datasets[name] for name in names], broadcast=True)))
+        # Broadcast: every worker holds a copy, so losing a worker loses no data. Unhashed: keys of this
+        # sweep's own, which it can release at the end without touching another sweep's copy.
+        shipped = dict(zip(names, cluster.client.scatter([datasets[name] for name in names], broadcast=True,
+                                                         hash=False)))
         run = uuid.uuid4().hex[:8]
         futures = {cluster.client.submit(run_point, point.key, point.config, columns(point.config),
                                          shipped[point.config["dataset"]], cluster.threads,
@@ -182,7 +185,11 @@ def grid_points(grid, data) -> list[dict]:
     return [{"key": point.key, **point.config} for point in expanded]
 
 
-def _check_options(*, n_workers, threads, timeout, retry_errors, progress) -> None:
+def _check_options(*, client, scheduler, n_workers, threads, timeout, retry_errors, progress) -> None:
+    if client is not None and scheduler is not None:
+        raise ValueError("give client or scheduler, not both")
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise TypeError(f"scheduler must be an address such as 'tcp://host:8786', got {scheduler!r}")
     for name, value in (("n_workers", n_workers), ("threads", threads)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be a positive integer or None, got {value!r}")

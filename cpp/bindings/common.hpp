@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace weightnoise::bindings {
@@ -95,6 +96,29 @@ inline Interrupt python_interrupt() {
   };
 }
 [[noreturn]] inline void python_error() { throw py::error_already_set(); }
+
+// Runs a kernel as every binding must: the thread count fixed for the whole
+// call, the GIL released, Ctrl-C polled. A stopped kernel's outputs are
+// incomplete: they are dropped and the pending Python exception is raised.
+template <class Kernel>
+auto run_kernel(Kernel&& kernel) {
+  ThreadCountScope threads;
+  Cancel cancel(python_interrupt());
+  if constexpr (std::is_void_v<decltype(kernel())>) {
+    {
+      py::gil_scoped_release release;
+      kernel();
+    }
+    if (cancel.stopped()) python_error();
+  } else {
+    auto result = [&] {
+      py::gil_scoped_release release;
+      return kernel();
+    }();
+    if (cancel.stopped()) python_error();
+    return result;
+  }
+}
 
 void bind_threads(py::module_& m);
 void bind_noise(py::module_& m);

@@ -17,8 +17,7 @@ void bind_for(py::module_& m) {
     const auto x = matrix_view(X, "X", sizes.front());
     auto out = new_vector<T>(x.rows());
     auto o = mutable_view(out);
-    py::gil_scoped_release release;
-    predict<T>(net, x, o);
+    run_kernel([&] { predict<T>(net, x, o); });
     return out;
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"));
 
@@ -27,8 +26,7 @@ void bind_for(py::module_& m) {
     const auto net = make_network(sizes, act, params, theta);
     const auto x = matrix_view(X, "X", sizes.front());
     const auto yv = vector_view(y, "y", x.rows());
-    py::gil_scoped_release release;
-    return double(loss<T>(net, x, yv));
+    return run_kernel([&] { return double(loss<T>(net, x, yv)); });
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("y"));
 
   m.def("loss_grad", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X, const Array<T>& y) {
@@ -39,10 +37,7 @@ void bind_for(py::module_& m) {
     auto out = new_vector<T>(net.layout.n_params());
     auto o = mutable_view(out);
     double J;
-    {
-      py::gil_scoped_release release;
-      J = double(loss_grad<T>(net, x, yv, o));
-    }
+    J = run_kernel([&] { return double(loss_grad<T>(net, x, yv, o)); });
     return py::make_tuple(J, out);
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("y"));
 
@@ -53,8 +48,7 @@ void bind_for(py::module_& m) {
     const auto uv = vector_view(u, "u", x.rows());
     auto out = new_vector<T>(net.layout.n_params());
     auto o = mutable_view(out);
-    py::gil_scoped_release release;
-    vjp<T>(net, x, uv, o);
+    run_kernel([&] { vjp<T>(net, x, uv, o); });
     return out;
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("u"));
 
@@ -65,8 +59,7 @@ void bind_for(py::module_& m) {
     const Vector<T> vv = aligned_copy(v, "v", net.layout.n_params());
     auto out = new_vector<T>(x.rows());
     auto o = mutable_view(out);
-    py::gil_scoped_release release;
-    jvp<T>(net, x, vv, o);
+    run_kernel([&] { jvp<T>(net, x, vv, o); });
     return out;
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("v"));
 
@@ -76,8 +69,7 @@ void bind_for(py::module_& m) {
     const auto x = matrix_view(X, "X", sizes.front());
     Array<T> out(std::vector<py::ssize_t>{py::ssize_t(x.rows()), py::ssize_t(net.layout.n_params())});
     Eigen::Map<RowMatrix<T>> o(out.mutable_data(), x.rows(), net.layout.n_params());
-    py::gil_scoped_release release;
-    per_example_grads<T>(net, x, o);
+    run_kernel([&] { per_example_grads<T>(net, x, o); });
     return out;
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"));
 
@@ -89,8 +81,7 @@ void bind_for(py::module_& m) {
     const auto x = matrix_view(X, "X", sizes.front());
     auto out = new_vector<T>(x.rows());
     auto o = mutable_view(out);
-    py::gil_scoped_release release;
-    grad_norms_sq<T>(net, x, subset, o);
+    run_kernel([&] { grad_norms_sq<T>(net, x, subset, o); });
     return out;
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), "weights"_a, "biases"_a);
 
@@ -100,8 +91,7 @@ void bind_for(py::module_& m) {
     const auto net = make_network(sizes, act, params, theta);
     const auto subset = make_subset(net.n_layers(), weights, biases);
     const auto x = matrix_view(X, "X", sizes.front());
-    py::gil_scoped_release release;
-    return double(penalty<T>(net, x, subset));
+    return run_kernel([&] { return double(penalty<T>(net, x, subset)); });
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), "weights"_a, "biases"_a);
 
   m.def("penalty_grad", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
@@ -113,10 +103,7 @@ void bind_for(py::module_& m) {
     auto out = new_vector<T>(net.layout.n_params());
     auto o = mutable_view(out);
     double omega;
-    {
-      py::gil_scoped_release release;
-      omega = double(penalty_grad<T>(net, x, subset, o));
-    }
+    omega = run_kernel([&] { return double(penalty_grad<T>(net, x, subset, o)); });
     return py::make_tuple(omega, out);
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), "weights"_a, "biases"_a);
 
@@ -129,8 +116,7 @@ void bind_for(py::module_& m) {
     const auto uv = vector_view(u, "u", x.rows());
     auto out = new_vector<T>(net.layout.n_params());
     auto o = mutable_view(out);
-    py::gil_scoped_release release;
-    hvp<T>(net, x, vv, uv, o);
+    run_kernel([&] { hvp<T>(net, x, vv, uv, o); });
     return out;
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("v"), noconvert("u"));
 
@@ -142,8 +128,7 @@ void bind_for(py::module_& m) {
     const auto x = matrix_view(X, "X", sizes.front());
     auto out = new_vector<T>(x.rows());
     auto o = mutable_view(out);
-    py::gil_scoped_release release;
-    hessian_trace_exact<T>(net, x, subset, o);
+    run_kernel([&] { hessian_trace_exact<T>(net, x, subset, o); });
     return out;
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), "weights"_a, "biases"_a);
 
@@ -157,8 +142,7 @@ void bind_for(py::module_& m) {
     require(n_probes >= 1 && n_probes < (Index(1) << 32), "n_probes must be in [1, 2**32)");
     auto out = new_vector<T>(x.rows());
     auto o = mutable_view(out);
-    py::gil_scoped_release release;
-    hessian_trace_hutchinson<T>(net, x, subset, n_probes, seed, o);
+    run_kernel([&] { hessian_trace_hutchinson<T>(net, x, subset, n_probes, seed, o); });
     return out;
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), "weights"_a, "biases"_a, "n_probes"_a,
      "seed"_a);

@@ -31,8 +31,7 @@ void bind_for(py::module_& m) {
     require(draw >= 0 && draw < (Index(1) << 32), "draw must be in [0, 2**32)");
     auto out = new_vector<T>(net.layout.n_params());
     T* o = out.mutable_data();
-    py::gil_scoped_release release;
-    perturb<T>(net, spec, draw, T(1), o);
+    run_kernel([&] { perturb<T>(net, spec, draw, T(1), o); });
     return out;
   }, "sizes"_a, "activation"_a, noconvert("params"), "eta"_a, "seed"_a, "draw"_a, "weights"_a, "biases"_a);
 
@@ -49,12 +48,7 @@ void bind_for(py::module_& m) {
     require(x.rows() < (Index(1) << 32), "at most 2**32 examples");
     auto out = new_vector<T>(n_draws);
     auto o = mutable_view(out);
-    bool done;
-    {
-      py::gil_scoped_release release;
-      done = perturbed_losses<T>(net, x, yv, spec, first_draw, o, python_interrupt());
-    }
-    if (!done) python_error();
+    run_kernel([&] { perturbed_losses<T>(net, x, yv, spec, first_draw, o); });
     return out;
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("y"), "mode"_a, "eta"_a, "seed"_a,
      "antithetic"_a, "weights"_a, "biases"_a, "n_draws"_a, "first_draw"_a);

@@ -38,14 +38,12 @@ Array<T> fill_parallel(Index n, std::uint64_t first, std::uint64_t length, Fill 
   auto out = new_vector<T>(n);
   T* data = out.mutable_data();
   const Index pieces = (n + kPiece - 1) / kPiece;
-  {
-    py::gil_scoped_release release;
-#pragma omp parallel for schedule(static) num_threads(num_threads())
-    for (Index p = 0; p < pieces; ++p) {
+  run_kernel([&] {
+    for_each_item(pieces, [&](Index p, int) {
       const Index begin = p * kPiece;
       fill(first + std::uint64_t(begin), data + begin, std::min(kPiece, n - begin));
-    }
-  }
+    });
+  });
   return out;
 }
 

@@ -88,11 +88,8 @@ void bind_for(py::module_& m) {
     check_counters(epoch, step);
     auto out = new_vector<T>(net.layout.n_params());
     T* o = out.mutable_data();
-    double loss_sum;
-    {
-      py::gil_scoped_release release;
-      loss_sum = double(objective_grad<T>(net, x, yv, rows.data(), Index(rows.size()), spec, epoch, step, o));
-    }
+    const double loss_sum = run_kernel(
+        [&] { return double(objective_grad<T>(net, x, yv, rows.data(), Index(rows.size()), spec, epoch, step, o)); });
     return py::make_tuple(out, loss_sum);
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("y"), noconvert("ids"),
      "settings"_a, "epoch"_a, "step"_a);
@@ -109,13 +106,12 @@ void bind_for(py::module_& m) {
     check_counters(epoch, step);
     auto state = make_state(spec, step, moments, net.layout.n_params());
     Vector<T> grad(net.layout.n_params());
-    double loss_sum;
-    {
-      py::gil_scoped_release release;
-      loss_sum = double(objective_grad<T>(net, x, yv, rows.data(), Index(rows.size()), spec, epoch, step,
-                                          grad.data()));
-      optimizer_update(spec, state, theta.data(), grad.data());
-    }
+    const double loss_sum = run_kernel([&] {
+      const auto sum = double(objective_grad<T>(net, x, yv, rows.data(), Index(rows.size()), spec, epoch, step,
+                                                grad.data()));
+      if (!Cancel::current()->stopped()) optimizer_update(spec, state, theta.data(), grad.data());
+      return sum;
+    });
     return py::make_tuple(to_array(theta), to_array(state.moments), state.step, loss_sum);
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("y"), noconvert("ids"),
      "settings"_a, "epoch"_a, "step"_a, noconvert("moments"));
@@ -132,12 +128,7 @@ void bind_for(py::module_& m) {
     auto state = make_state(spec, step, moments, net.layout.n_params());
     Vector<T> updated = theta;
     T mean_loss = 0;
-    bool done;
-    {
-      py::gil_scoped_release release;
-      done = train_epoch<T>(net, x, yv, spec, epoch, updated, state, mean_loss, python_interrupt());
-    }
-    if (!done) python_error();
+    run_kernel([&] { train_epoch<T>(net, x, yv, spec, epoch, updated, state, mean_loss); });
     return py::make_tuple(to_array(updated), to_array(state.moments), state.step, double(mean_loss));
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("y"), "settings"_a, "epoch"_a,
      "step"_a, noconvert("moments"));

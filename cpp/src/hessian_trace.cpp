@@ -158,13 +158,14 @@ void hessian_trace_hutchinson(const Network<T>& net, ConstMatrixRef<T> X, const 
   const Layout& layout = net.layout;
   const Index L = net.n_layers();
   auto states = per_thread<ProbeState<T>>(layout);
+  const StopToken stop;  // many probes make one chunk long: poll between probes too
   for_each_chunk(X.rows(), [&](Index begin, Index rows, int t) {
     ProbeState<T>& ps = states[t];
     ChunkState<T>& s = ps.s;
     forward(net, X.middleRows(begin, rows), s, true);
     auto trace = out.segment(begin, rows);
     trace.setZero();
-    for (Index k = 0; k < n_probes; ++k) {
+    for (Index k = 0; k < n_probes && !stop.stopped(); ++k) {
       hutchinson_probe(layout, subset, seed, k, ps.v.data());
       // ż_l = a_l V_lᵀ + v_l + ȧ_l W_lᵀ,   z̈_l = 2 ȧ_l V_lᵀ + ä_l W_lᵀ,
       // ȧ_{l+1} = σ' ⊙ ż_l,   ä_{l+1} = σ'' ⊙ ż_l² + σ' ⊙ z̈_l,   ȧ_0 = ä_0 = 0.
@@ -189,6 +190,7 @@ void hessian_trace_hutchinson(const Network<T>& net, ConstMatrixRef<T> X, const 
         }
       }
       trace += ps.z_ddot.col(0).head(rows);
+      stop.after_piece();
     }
     trace /= T(n_probes);
   });

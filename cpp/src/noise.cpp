@@ -73,7 +73,7 @@ void perturb(const Network<T>& net, const NoiseSpec<T>& spec, Index draw, T sign
 
 template <class T>
 bool perturbed_losses(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, const NoiseSpec<T>& spec,
-                      Index first_draw, VectorRef<T> out, const Interrupt& stop) {
+                      Index first_draw, VectorRef<T> out) {
   const Index N = X.rows(), P = net.layout.n_params(), K = out.size(), chunks = n_chunks(N);
   const bool shared = spec.mode == NoiseMode::shared;
   // Every (draw, chunk) pair is a task with its own partial sum, so few
@@ -87,8 +87,9 @@ bool perturbed_losses(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
   RowMatrix<T> theta_plus(shared ? wave_draws : 0, P), theta_minus(shared && spec.antithetic ? wave_draws : 0, P);
   auto states = per_thread<NoiseState<T>>(net.layout);
   Vector<T> sums(K * chunks);
+  const StopToken stop;
   for (Index t0 = 0; t0 < K * chunks; t0 += wave) {
-    if (t0 > 0 && stop && stop()) return false;
+    if (stop.poll()) return false;
     const Index t1 = std::min(K * chunks, t0 + wave), k0 = t0 / chunks, k1 = (t1 - 1) / chunks + 1;
 #pragma omp parallel num_threads(threads_for(t1 - t0))
     {
@@ -101,6 +102,7 @@ bool perturbed_losses(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
       }
 #pragma omp for schedule(static)
       for (Index task = t0; task < t1; ++task) {
+        if (stop.stopped()) continue;
         const Index k = task / chunks, begin = (task % chunks) * kChunkRows, rows = std::min(kChunkRows, N - begin);
         Network<T> plus = net, minus = net;
         if (shared) {
@@ -109,9 +111,11 @@ bool perturbed_losses(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
         }
         sums[task] = chunk_perturbed_loss(plus, minus, spec, first_draw + k, begin, X.middleRows(begin, rows),
                                           y.segment(begin, rows), states[omp_get_thread_num()]);
+        stop.after_piece();
       }
     }
   }
+  if (stop.stopped()) return false;
   // Each draw's chunks in chunk order: the same sums for any thread count.
   for (Index k = 0; k < K; ++k) {
     T sum = 0;
@@ -124,7 +128,7 @@ bool perturbed_losses(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
 #define WEIGHTNOISE_INSTANTIATE(T)                                                                         \
   template void perturb<T>(const Network<T>&, const NoiseSpec<T>&, Index, T, T*, Purpose);                          \
   template bool perturbed_losses<T>(const Network<T>&, ConstMatrixRef<T>, ConstVectorRef<T>, const NoiseSpec<T>&, \
-                                    Index, VectorRef<T>, const Interrupt&);
+                                    Index, VectorRef<T>);
 WEIGHTNOISE_INSTANTIATE(float)
 WEIGHTNOISE_INSTANTIATE(double)
 

@@ -84,7 +84,7 @@ T objective_grad_with(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
     const auto chunk_ids = [ids, begin](Index n) -> const Index& { return ids[begin + n]; };
     partial[P] = chunk_objective_grad(net, net_shared, X, y, chunk_ids, chunk, spec, epoch, T(1) / T(rows),
                                       states[t], partial);
-  }, {}, kTrainChunkRows);
+  }, kTrainChunkRows);
   std::copy(total.data(), total.data() + P, grad);
   return total[P];
 }
@@ -124,7 +124,7 @@ void optimizer_update(const TrainSpec<T>& spec, OptimizerState<T>& state, T* par
 
 template <class T>
 bool train_epoch(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, const TrainSpec<T>& spec,
-                 Index epoch, VectorRef<T> params, OptimizerState<T>& state, T& mean_loss, const Interrupt& stop) {
+                 Index epoch, VectorRef<T> params, OptimizerState<T>& state, T& mean_loss) {
   const Index N = X.rows(), P = net.layout.n_params();
   std::vector<Index> order(N);
   epoch_order(spec.seed, epoch, N, order.data());
@@ -136,11 +136,13 @@ bool train_epoch(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y
   auto states = per_thread<TrainState<T>>(net.layout);
   Vector<T> shared_params(P), total(P + 1), grad(P);
   T loss_sum = 0;
+  const StopToken stop;
   for (Index begin = 0; begin < N; begin += spec.batch_size) {
-    if (begin > 0 && stop && stop()) return false;
+    if (begin > 0 && stop.poll()) return false;
     const Index rows = std::min(spec.batch_size, N - begin);
     loss_sum += objective_grad_with(at, X, y, order.data() + begin, rows, spec, epoch, working.step, grad.data(),
                                     states, shared_params, total);
+    if (stop.stopped()) return false;  // that gradient is incomplete
     optimizer_update(spec, working, theta.data(), grad.data());
   }
   params = theta;
@@ -154,7 +156,7 @@ bool train_epoch(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y
                                const TrainSpec<T>&, Index, Index, T*);                                            \
   template void optimizer_update<T>(const TrainSpec<T>&, OptimizerState<T>&, T*, const T*);                       \
   template bool train_epoch<T>(const Network<T>&, ConstMatrixRef<T>, ConstVectorRef<T>, const TrainSpec<T>&, Index, \
-                               VectorRef<T>, OptimizerState<T>&, T&, const Interrupt&);
+                               VectorRef<T>, OptimizerState<T>&, T&);
 WEIGHTNOISE_INSTANTIATE(float)
 WEIGHTNOISE_INSTANTIATE(double)
 

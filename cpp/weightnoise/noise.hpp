@@ -45,10 +45,10 @@ void perturb(const Network<T>& net, const NoiseSpec<T>& spec, Index draw, T sign
              Purpose purpose = Purpose::shared_noise);
 
 // out_k = (1/N) Σ_n (ŷ_{θ+ε}(x_n) − y_n)² for draws k = first_draw … first_draw + K − 1,
-// averaged over the ± pair when antithetic. Returns false when stop() asked
-// to stop (out is then incomplete).
+// averaged over the ± pair when antithetic. Returns false when the call's
+// Cancel stopped it (out is then incomplete).
 template <class T>
 bool perturbed_losses(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, const NoiseSpec<T>& spec,
-                      Index first_draw, VectorRef<T> out, const Interrupt& stop = {});
+                      Index first_draw, VectorRef<T> out);
 
 }  // namespace weightnoise

@@ -11,6 +11,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -21,8 +22,24 @@ constexpr Index kChunkRows = 128;
 
 // The one place the thread count is resolved: set_num_threads(n > 0) pins it,
 // n <= 0 returns to OpenMP's own default (OMP_NUM_THREADS or the core count).
+// Inside a ThreadCountScope, num_threads() on that thread keeps the value it
+// had when the scope opened.
 void set_num_threads(int n);
 int num_threads();
+
+// Fixes the thread count on the calling thread for one kernel call: a kernel
+// sizes its per-thread workspaces and then starts its teams, and a
+// set_num_threads() from another thread in between must not change the team.
+class ThreadCountScope {
+ public:
+  ThreadCountScope();
+  ~ThreadCountScope();
+  ThreadCountScope(const ThreadCountScope&) = delete;
+  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
+
+ private:
+  int saved_;
+};
 
 // Threads for a loop of n_items: never more than there are items, so a small
 // problem does not wake (and wait for) threads that would have nothing to do.
@@ -38,10 +55,51 @@ T* aligned_64(T* p) {
   return reinterpret_cast<T*>((address + 63) / 64 * 64);
 }
 
-// A check that long kernels make between pieces of work, on the calling
-// thread and outside any parallel region; true asks the kernel to stop. The
-// bindings make it poll Python's signal handlers, so Ctrl-C stops a kernel.
+// A check that the calling thread makes while a kernel runs; true asks the
+// kernel to stop. The bindings make it poll Python's signal handlers, so
+// Ctrl-C stops a kernel.
 using Interrupt = std::function<bool()>;
+
+// Cooperative cancellation of one kernel call. The calling thread opens a
+// Cancel with its check; the loops below ask it after each piece of work the
+// calling thread (thread 0 of every team) finishes and, once it says stop,
+// every thread skips the pieces it has not started. A stopped kernel returns
+// early with incomplete outputs: whoever opened the Cancel must discard them.
+class Cancel {
+ public:
+  explicit Cancel(Interrupt check);
+  ~Cancel();
+  Cancel(const Cancel&) = delete;
+  Cancel& operator=(const Cancel&) = delete;
+
+  // The Cancel the calling thread opened last, or nullptr.
+  static Cancel* current();
+  // Any thread: has the call been asked to stop?
+  bool stopped() const { return stopped_.load(std::memory_order_relaxed); }
+  // The calling thread only: ask the check; true once it has said stop.
+  bool poll();
+
+ private:
+  Interrupt check_;
+  std::atomic<bool> stopped_{false};
+  Cancel* outer_;
+};
+
+// What a parallel loop holds of the current call's Cancel (none: never stops).
+class StopToken {
+ public:
+  StopToken() : cancel_(Cancel::current()) {}
+  bool stopped() const { return cancel_ && cancel_->stopped(); }
+  // After a piece of work, inside a team: thread 0 (the calling thread) polls.
+  void after_piece() const {
+    if (cancel_ && omp_get_thread_num() == 0) cancel_->poll();
+  }
+  // Between pieces, outside any team, on the calling thread.
+  bool poll() const { return cancel_ && cancel_->poll(); }
+
+ private:
+  Cancel* cancel_;
+};
 
 inline Index n_chunks(Index n_rows) { return (n_rows + kChunkRows - 1) / kChunkRows; }
 
@@ -49,18 +107,26 @@ inline Index n_chunks(Index n_rows) { return (n_rows + kChunkRows - 1) / kChunkR
 template <class Body>
 void for_each_chunk(Index n_rows, Body&& body) {
   const Index chunks = n_chunks(n_rows);
+  const StopToken stop;
 #pragma omp parallel for schedule(static) num_threads(threads_for(chunks))
   for (Index c = 0; c < chunks; ++c) {
+    if (stop.stopped()) continue;
     const Index begin = c * kChunkRows;
     body(begin, std::min(kChunkRows, n_rows - begin), omp_get_thread_num());
+    stop.after_piece();
   }
 }
 
 // body(item, thread) for item = 0 … n_items−1.
 template <class Body>
 void for_each_item(Index n_items, Body&& body) {
+  const StopToken stop;
 #pragma omp parallel for schedule(static) num_threads(threads_for(n_items))
-  for (Index i = 0; i < n_items; ++i) body(i, omp_get_thread_num());
+  for (Index i = 0; i < n_items; ++i) {
+    if (stop.stopped()) continue;
+    body(i, omp_get_thread_num());
+    stop.after_piece();
+  }
 }
 
 // total (length width) = Σ over chunks (of chunk_rows ≤ kChunkRows rows), in chunk order, of the partial that
@@ -69,10 +135,9 @@ void for_each_item(Index n_items, Body&& body) {
 // memory of the partials without making the order depend on threads. Each
 // partial starts on a 64-byte boundary: Eigen's vectorized reductions peel
 // by alignment, so a partial's alignment must not vary from run to run.
-// Returns false if stop() asked to stop between two waves (total is then partial).
+// Returns false if the call was stopped (total is then partial).
 template <class T, class Body>
-bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, const Interrupt& stop = {},
-                     Index chunk_rows = kChunkRows) {
+bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, Index chunk_rows = kChunkRows) {
   constexpr Index kBudgetBytes = Index(64) << 20;
   constexpr Index kAlign = 64 / Index(sizeof(T));
   const Index stride = (width + kAlign - 1) / kAlign * kAlign;
@@ -81,26 +146,30 @@ bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, const Int
   Eigen::Matrix<T, Eigen::Dynamic, 1> storage(std::min(wave, chunks) * stride + kAlign);
   T* partials = aligned_64(storage.data());
   std::fill(total, total + width, T(0));
+  const StopToken stop;
   for (Index first = 0; first < chunks; first += wave) {
-    if (first > 0 && stop && stop()) return false;
+    if (stop.stopped()) return false;
     const Index count = std::min(wave, chunks - first);
 #pragma omp parallel num_threads(threads_for(count))
     {
 #pragma omp for schedule(static)
       for (Index c = 0; c < count; ++c) {
+        if (stop.stopped()) continue;
         const Index begin = (first + c) * chunk_rows;
         body(begin, std::min(chunk_rows, n_rows - begin), omp_get_thread_num(), partials + c * stride);
+        stop.after_piece();
       }
       // Each entry is summed over the wave's chunks in chunk order.
 #pragma omp for schedule(static)
       for (Index j = 0; j < width; ++j) {
+        if (stop.stopped()) continue;  // some partials were never written
         T s = total[j];
         for (Index c = 0; c < count; ++c) s += partials[c * stride + j];
         total[j] = s;
       }
     }
   }
-  return true;
+  return !stop.stopped();
 }
 
 // One workspace per thread, allocated before any parallel region.

@@ -52,10 +52,10 @@ template <class T>
 void optimizer_update(const TrainSpec<T>& spec, OptimizerState<T>& state, T* params, const T* grad);
 
 // One epoch of minibatch steps. params and state change only if the epoch
-// completes; returns false (nothing changed) when stop() asks to stop.
+// completes; returns false (nothing changed) when the call's Cancel stops it.
 // mean_loss = (1/N) Σ over the epoch's presentations of r_n².
 template <class T>
 bool train_epoch(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, const TrainSpec<T>& spec,
-                 Index epoch, VectorRef<T> params, OptimizerState<T>& state, T& mean_loss, const Interrupt& stop);
+                 Index epoch, VectorRef<T> params, OptimizerState<T>& state, T& mean_loss);
 
 }  // namespace weightnoise

@@ -347,20 +347,17 @@ def fit(model: MLP, X, y, *, objective: str = "plain", eta: float = 0.0, noise: 
     try:
         for epoch in range(len(result.history), epochs):
             start = time.perf_counter()
-            try:
-                params, moments, step, batch_loss = _core.train_epoch(
-                    *_spec(result.model), X, y, core, epoch, result.state.step, result.state.moments)
-            except KeyboardInterrupt:
-                result.interrupted = True
-                raise FitInterrupted(result) from None
-            result.model = result.model.with_params(params)
-            result.state = OptimizerState(settings["optimizer"], step, moments)
+            params, moments, step, batch_loss = _core.train_epoch(
+                *_spec(result.model), X, y, core, epoch, result.state.step, result.state.moments)
+            trained, state = result.model.with_params(params), OptimizerState(settings["optimizer"], step, moments)
             record = dict(epoch=epoch + 1, batch_loss=batch_loss, time=time.perf_counter() - start)
             if monitor:
-                record.update(_monitor(result.model, X, y, validation, settings["eta"], settings["noise"],
+                record.update(_monitor(trained, X, y, validation, settings["eta"], settings["noise"],
                                        eval_draws, settings["seed"], layers, biases))
+            # The epoch is finished only now: a Ctrl-C before this line leaves result at the previous epoch.
+            result.model, result.state = trained, state
             result.history.append(record)
-            if checkpoint is not None:
+            if checkpoint is not None:  # atomic: a Ctrl-C here leaves the previous checkpoint intact
                 persistence.write_checkpoint(checkpoint, result.model, epoch=epoch + 1,
                                              optimizer=result.state.optimizer, step=result.state.step,
                                              moments=result.state.moments, settings=settings,
@@ -370,6 +367,9 @@ def fit(model: MLP, X, y, *, objective: str = "plain", eta: float = 0.0, noise: 
                 bar.set_postfix(loss=f"{record.get('loss', batch_loss):.4g}")
             if callback is not None and callback(record, result.model):
                 break
+    except KeyboardInterrupt:
+        result.interrupted = True
+        raise FitInterrupted(result) from None
     finally:
         if bar is not None:
             bar.close()

@@ -100,7 +100,7 @@ def architectures(sizes: Sizes) -> list[tuple[str, tuple[int, ...], int]]:
 def split_layers(sizes, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     out, offset = [], 0
     for d_in, d_out in zip(sizes[:-1], sizes[1:]):
-        W = flat[..., offset:offset + d_out * d_in].reshape(flat.shape[:-1] + (d_out, d_in))
+        W = flat[..., offset:offset + d_out * d_in].reshape((*flat.shape[:-1], d_out, d_in))
         offset += d_out * d_in
         out.append((W, flat[..., offset:offset + d_out]))
         offset += d_out

@@ -11,6 +11,7 @@ import inspect
 import math
 
 import numpy as np
+
 import weightnoise
 
 try:

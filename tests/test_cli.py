@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import weightnoise as wn
 from weightnoise import cli, datasets, report
 

@@ -77,8 +77,11 @@ def test_penalty_grad(problem, subset):
 def _fd_hessian(model, x):
     """The Hessian of ŷ(x) by central differences of the exact gradient, (n_params, n_params)."""
     basis = np.eye(model.n_params)
-    grad = lambda t, e: ref.per_example_grads(along(model, e)(t), x)[0]
-    H = np.array([derivative(lambda t: grad(t, e)) for e in basis])
+
+    def grad(t, e):
+        return ref.per_example_grads(along(model, e)(t), x)[0]
+
+    H = np.array([derivative(lambda t, e=e: grad(t, e)) for e in basis])
     return (H + H.T) / 2
 
 

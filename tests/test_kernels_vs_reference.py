@@ -25,11 +25,11 @@ def _kernels(model, X, y, v, u):
         ("hvp", lambda m: m.hvp(model, X, v, u)),
         ("hvp_default_u", lambda m: m.hvp(model, X, v)),
     ] + [
-        (f"{name}{kw}", (lambda name, kw: lambda m: getattr(m, name)(model, X, **kw))(name, kw))
+        (f"{name}{kw}", lambda m, name=name, kw=kw: getattr(m, name)(model, X, **kw))
         for name in ("grad_norms_sq", "penalty", "penalty_grad", "penalty_and_grad", "hessian_trace")
         for kw in SUBSETS
     ] + [
-        (f"curvature{kw}", (lambda kw: lambda m: m.curvature(model, X, y, **kw))(kw)) for kw in SUBSETS
+        (f"curvature{kw}", lambda m, kw=kw: m.curvature(model, X, y, **kw)) for kw in SUBSETS
     ]
 
 

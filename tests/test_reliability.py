@@ -105,7 +105,7 @@ def test_a_thread_count_beyond_what_a_process_can_start_is_refused_not_a_crash()
 @pytest.mark.parametrize("layers", [(l for l in [0]), iter([0]), np.array(0), np.array([[0]]), b"\x00", 1.5])
 def test_layers_that_can_be_read_only_once_or_are_not_lists_raise_naming_layers(impl, small, layers):
     # A generator used to be consumed by the first look: fit recorded layers=[] and monitored η·Ω = 0.
-    model, X, y = small
+    model, X, _ = small
     with pytest.raises(TypeError, match="layers must"):
         impl.penalty(model, X, layers=layers)
 
@@ -129,7 +129,7 @@ def test_a_masked_array_with_masked_entries_is_refused_not_silently_unmasked(imp
 
 
 def test_ragged_nested_lists_raise_a_type_error_naming_the_argument(impl, small):
-    model, X, y = small
+    model, X, _ = small
     with pytest.raises(TypeError, match="X cannot be converted"):
         impl.predict(model, [[0.0, 1.0, 2.0], [1.0]])
     with pytest.raises(TypeError, match="y cannot be converted"):
@@ -247,7 +247,7 @@ def test_per_example_grads_on_a_huge_n_by_p_raises_with_the_size_and_the_streami
 def test_every_kernel_refuses_working_memory_over_the_limit_with_a_way_out(monkeypatch, call, words):
     model, X, y = make_problem((6, 40, 40, 30, 1), "tanh", n_examples=600)
     monkeypatch.setenv(checks.MEMORY_LIMIT_VARIABLE, "64K")
-    with pytest.raises(MemoryError, match="would need about .* of working memory, over the limit of 64 KiB") as info:
+    with pytest.raises(MemoryError, match=r"would need about .* of working memory, over the limit of 64 KiB") as info:
         call(model, X, y)
     assert words in str(info.value)
     monkeypatch.setenv(checks.MEMORY_LIMIT_VARIABLE, "1G")
@@ -274,7 +274,7 @@ def test_absurd_draw_counts_are_refused_before_allocating(impl, small):
     model, X, y = small
     if impl is ref:
         pytest.skip("the reference loops over draws in Python and allocates per draw")
-    with pytest.raises(MemoryError, match="perturbed_loss would need about .* GiB"):
+    with pytest.raises(MemoryError, match=r"perturbed_loss would need about .* GiB"):
         impl.perturbed_loss(model, X, y, 0.1, 2**32 - 1)
 
 
@@ -319,7 +319,7 @@ def test_the_estimate_bounds_the_measured_peak_memory_of_the_heavy_kernels():
     lines = [line for line in result.stdout.split("\n") if line.startswith("@@")]
     assert len(lines) == 4, result.stdout
     for line in lines:
-        _, kernel, measured, estimate = line.split()
+        _, _kernel, measured, estimate = line.split()
         assert int(measured) <= 1.2 * int(estimate) + (16 << 20), line
 
 
@@ -357,8 +357,13 @@ LEAK_KERNELS = {
     "train_step": lambda m, X, y, v: wn.train_step(m, X, y, wn.OptimizerState.create("adam", m), lr=0.1,
                                                    objective="penalty", eta=0.1),
     "standard_normal": lambda m, X, y, v: wn.standard_normal(1000, seed=3),
-    "validation errors": lambda m, X, y, v: pytest.raises(ValueError, wn.loss, m, X, y[:-1]),
+    "validation errors": lambda m, X, y, v: _validation_error(m, X, y),
 }
+
+
+def _validation_error(m, X, y):
+    with pytest.raises(ValueError):
+        wn.loss(m, X, y[:-1])
 
 
 @pytest.mark.skipif(not LINUX, reason="reads the resident set size from /proc")
@@ -518,7 +523,7 @@ def test_the_gil_is_released_so_another_python_thread_runs_during_a_kernel(gil_p
             ticks.append(time.perf_counter())
         worker.join()
     elapsed = time.perf_counter() - start
-    gaps = np.diff([start] + ticks)
+    gaps = np.diff([start, *ticks])
     # Held, the GIL would stall this loop for the whole kernel; released, only for switch intervals.
     assert gaps.max() < 0.5 * elapsed, f"{kernel}: the main thread stalled {gaps.max():.2f} s of {elapsed:.2f} s"
 
@@ -561,7 +566,11 @@ def test_ctrl_c_in_a_fit_keeps_the_model_the_checkpoint_and_resumes_to_the_unint
     kw = dict(objective="noise", noise="local", eta=0.01, lr=1e-3, batch_size=32, progress=False, monitor=False,
               checkpoint=path)
     n = len(X)
-    while _timed(lambda: wn.fit(model, X[:n], y[:n], epochs=1, **dict(kw, checkpoint=None))) < 0.4 and n < 64000:
+
+    def one_epoch():
+        return wn.fit(model, X[:n], y[:n], epochs=1, **dict(kw, checkpoint=None))
+
+    while _timed(one_epoch) < 0.4 and n < 64000:
         n *= 2
         X, y = np.tile(X, (2, 1)), np.tile(y, 2)
     fired, caught = [], {}
@@ -696,7 +705,7 @@ def test_saturated_float32_units_stay_finite():
     for activation in ("tanh", "sigmoid", "softplus"):
         for z in (-3e38, -1e4, -100.0, -30.0, 30.0, 100.0, 1e4, 3e38):
             model, X = _unit(activation, z, np.float32)
-            sigma, d1, _ = _exact(activation, float(np.float32(z)))
+            _, d1, _ = _exact(activation, float(np.float32(z)))
             g = wn.per_example_grads(model, X)[0]
             assert np.isfinite(g[1]) and g[1] == pytest.approx(d1, rel=1e-5, abs=1e-7), (activation, z)
             assert np.isfinite(wn.predict(model, X)[0])

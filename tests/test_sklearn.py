@@ -95,7 +95,7 @@ def test_grid_search_over_eta(data):
 
 def test_multi_target_rejected_clearly(data):
     X, y = data
-    with pytest.raises(ValueError, match="single target.*MultiOutputRegressor"):
+    with pytest.raises(ValueError, match=r"single target.*MultiOutputRegressor"):
         fast().fit(X, np.column_stack([y, y]))
 
 

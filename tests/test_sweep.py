@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+
 import weightnoise as wn
 from weightnoise import _sweep_cluster, _sweep_grid, _sweep_store, _sweep_task, cli, datasets, experiments, plots
 from weightnoise.sweep import grid_points, load_results
@@ -292,7 +293,7 @@ def test_a_rerun_runs_only_what_is_missing_and_retries_errors(finished_sweep, cl
     grid, path, _ = finished_sweep
     again = wn.sweep(grid, data, client=client, out=path, progress=False, retry_errors=False)
     assert len(csv_rows(path)) == 5 and len(again) == 5  # nothing ran
-    bigger = grid[:2] + [{"eta": 0.1, "hidden": [4], "epochs": 12, "eval_draws": 8}]
+    bigger = [*grid[:2], {"eta": 0.1, "hidden": [4], "epochs": 12, "eval_draws": 8}]
     results = run_in_thread(wn.sweep, bigger, data, client=client, out=path, progress=False).result(WAIT)
     assert len(csv_rows(path)) == 6 and len(results) == 3 and (results["error"] == "").all()
     run_in_thread(wn.sweep, grid, data, client=client, out=path, progress=False).result(WAIT)

@@ -14,6 +14,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 import weightnoise as wn
+
 from conftest import make_problem, relative_error
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "softplus", "identity")
@@ -131,7 +132,7 @@ def test_clear_errors(net, error, match):
 
 
 def test_to_torch_rejects_non_models():
-    with pytest.raises(TypeError, match="weightnoise.MLP"):
+    with pytest.raises(TypeError, match=r"weightnoise\.MLP"):
         wn.to_torch(nn.Linear(2, 1))
 
 

@@ -51,7 +51,10 @@ def test_objective_grad_is_the_derivative_of_the_objective(objective, noise, act
     v = np.random.default_rng(3).standard_normal(model.n_params)
     for subset in (dict(), dict(layers=[0, 1], biases=False)):
         kw = dict(objective=objective, eta=0.05, noise=noise, seed=1, epoch=2, step=5, **subset)
-        f = lambda t: wn.objective(model.with_params(model.params + t * v), X, y, **kw)  # noqa: E731
+
+        def f(t, kw=kw):
+            return wn.objective(model.with_params(model.params + t * v), X, y, **kw)
+
         h = 1e-3
         fd = (-f(2 * h) + 8 * f(h) - 8 * f(-h) + f(-2 * h)) / (12 * h)
         assert wn.objective_grad(model, X, y, **kw) @ v == pytest.approx(fd, rel=1e-7, abs=1e-9)

@@ -113,7 +113,7 @@ def test_bad_subsets_and_methods_raise(impl, problem):
 
 def test_model_must_be_an_mlp_with_finite_parameters(impl, problem):
     model, X, _ = problem
-    with pytest.raises(TypeError, match="model must be a weightnoise.MLP"):
+    with pytest.raises(TypeError, match=r"model must be a weightnoise\.MLP"):
         impl.predict("not a model", X)
     broken = model.copy()
     broken._params[0] = np.nan  # bypasses the setter's check on purpose

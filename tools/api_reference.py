@@ -316,11 +316,11 @@ def render_entry(item: Entry, level: int, twins: dict[int, str]) -> list[str]:
     out = [f"{'#' * level} {item.qualname}", ""]
     same = _same_object_note(item, twins)
     if same:
-        return out + [same, ""]
+        return [*out, same, ""]
     obj = item.obj
     if isinstance(obj, property):
         doc = inspect.getdoc(obj) or ""
-        return out + ["*property*", "", render_docstring(doc), ""]
+        return [*out, "*property*", "", render_docstring(doc), ""]
     if inspect.isclass(obj) or inspect.isroutine(obj):
         sig = signature(obj, drop_first=item.drop_self)
         short = item.qualname.rsplit(".", 1)[-1]

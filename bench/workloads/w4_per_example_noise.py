@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 import weightnoise
 
 from .. import flops, weightnoise_rows

@@ -9,6 +9,7 @@ standalone generator benchmark; this module only times the calls.
 from __future__ import annotations
 
 import numpy as np
+
 import weightnoise
 
 from .. import weightnoise_rows

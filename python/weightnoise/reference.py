@@ -102,7 +102,7 @@ def _blocks(model: MLP, flat: np.ndarray):
     """Split (…, n_params) into per-layer (W, b) blocks of shape (…, d_out, d_in) and (…, d_out)."""
     out, offset = [], 0
     for d_in, d_out in zip(model.layer_sizes[:-1], model.layer_sizes[1:]):
-        W = flat[..., offset:offset + d_out * d_in].reshape(flat.shape[:-1] + (d_out, d_in))
+        W = flat[..., offset:offset + d_out * d_in].reshape((*flat.shape[:-1], d_out, d_in))
         offset += d_out * d_in
         out.append((W, flat[..., offset:offset + d_out]))
         offset += d_out

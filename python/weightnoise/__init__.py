@@ -7,6 +7,7 @@ every term fast; :mod:`weightnoise.reference` holds the NumPy twin of each
 kernel.
 """
 
+from .config import show_config
 from .curvature import curvature, hessian_trace
 from .estimate import Estimate
 from .expansion import Equivalence, SecondOrder, equivalence, second_order
@@ -57,6 +58,7 @@ __all__ = [
     "save",
     "second_order",
     "set_num_threads",
+    "show_config",
     "standard_normal",
     "sweep",
     "to_torch",

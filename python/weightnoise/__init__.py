@@ -7,30 +7,35 @@ every term fast; :mod:`weightnoise.reference` holds the NumPy twin of each
 kernel.
 """
 
+from typing import TYPE_CHECKING
+
 from .config import show_config
 from .curvature import curvature, hessian_trace
+from .derivatives import grad_norms_sq, hvp, jvp, loss, loss_grad, per_example_grads, predict, vjp
 from .estimate import Estimate
 from .expansion import Equivalence, SecondOrder, equivalence, second_order
-from .derivatives import grad_norms_sq, hvp, jvp, loss, loss_grad, per_example_grads, predict, vjp
 from .model import ACTIVATIONS, MLP
 from .noise import NOISE_MODES, perturb, perturbed_loss
 from .penalty import penalty, penalty_and_grad, penalty_grad
 from .persistence import load, save
 from .random import standard_normal
 from .sweep import sweep  # imports Dask and pandas only when a sweep runs
-from .training import FitInterrupted, FitResult, OptimizerState, fit, objective, objective_grad, train_step
 from .threads import get_num_threads, num_threads, set_num_threads
+from .training import FitInterrupted, FitResult, OptimizerState, fit, objective, objective_grad, train_step
+
+if TYPE_CHECKING:  # what the lazy exports below resolve to, for type checkers and editors
+    from .torch_interop import from_torch, to_torch
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "MLP",
+    "NOISE_MODES",
     "Equivalence",
     "Estimate",
     "FitInterrupted",
     "FitResult",
-    "MLP",
-    "NOISE_MODES",
     "OptimizerState",
     "SecondOrder",
     "curvature",

@@ -10,16 +10,20 @@ import collections.abc
 import numbers
 import os
 import re
+from collections.abc import Collection
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from ._typing import Array
 from .model import MLP
 
 # Counters of the random streams (draw, epoch, step, probe) are 32-bit.
 COUNT_LIMIT = 2**32
 
 
-def check_model(model) -> MLP:
+def check_model(model: object) -> MLP:
     if not isinstance(model, MLP):
         raise TypeError(f"model must be a weightnoise.MLP, got {type(model).__name__}")
     if not np.all(np.isfinite(model.params)):
@@ -27,7 +31,7 @@ def check_model(model) -> MLP:
     return model
 
 
-def _as_float_array(model: MLP, value, name: str) -> np.ndarray:
+def _as_float_array(model: MLP, value: object, name: str) -> Array:
     if isinstance(value, np.ma.MaskedArray) and np.ma.is_masked(value):
         raise ValueError(f"{name} is a masked array with masked entries; fill them (np.ma.filled) or drop "
                          "those examples")
@@ -43,19 +47,19 @@ def _as_float_array(model: MLP, value, name: str) -> np.ndarray:
     return array
 
 
-def _contiguous(array: np.ndarray) -> np.ndarray:
+def _contiguous(array: Array) -> Array:
     """C-contiguous and aligned to the dtype (a view from an odd byte offset is copied)."""
     return np.require(array, requirements=("C_CONTIGUOUS", "ALIGNED"))
 
 
-def _check_finite(array: np.ndarray, name: str) -> None:
+def _check_finite(array: Array, name: str) -> None:
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or Inf")
 
 
-def as_inputs(model: MLP, X, name: str = "X") -> np.ndarray:
+def as_inputs(model: MLP, value: object, name: str = "X") -> Array:
     """X as a C-contiguous (n_examples, n_in) array of the model's dtype."""
-    X = _as_float_array(model, X, name)
+    X = _as_float_array(model, value, name)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_examples, n_in), got shape {X.shape}")
     if X.shape[0] == 0:
@@ -66,27 +70,27 @@ def as_inputs(model: MLP, X, name: str = "X") -> np.ndarray:
     return _contiguous(X)
 
 
-def as_example_vector(model: MLP, value, n_examples: int, name: str) -> np.ndarray:
+def as_example_vector(model: MLP, value: object, n_examples: int, name: str) -> Array:
     """A per-example vector (targets, cotangents) as a contiguous (n_examples,) array."""
-    value = _as_float_array(model, value, name)
-    if value.ndim == 2 and value.shape[1] == 1:
-        value = value[:, 0]
-    if value.shape != (n_examples,):
-        raise ValueError(f"{name} must have shape ({n_examples},) to match X, got {value.shape}")
-    _check_finite(value, name)
-    return _contiguous(value)
+    vector = _as_float_array(model, value, name)
+    if vector.ndim == 2 and vector.shape[1] == 1:
+        vector = vector[:, 0]
+    if vector.shape != (n_examples,):
+        raise ValueError(f"{name} must have shape ({n_examples},) to match X, got {vector.shape}")
+    _check_finite(vector, name)
+    return _contiguous(vector)
 
 
-def as_param_vector(model: MLP, value, name: str) -> np.ndarray:
+def as_param_vector(model: MLP, value: object, name: str) -> Array:
     """A parameter-space vector as a contiguous (n_params,) array."""
-    value = _as_float_array(model, value, name)
-    if value.shape != (model.n_params,):
-        raise ValueError(f"{name} must have shape ({model.n_params},) = (n_params,), got {value.shape}")
-    _check_finite(value, name)
-    return _contiguous(value)
+    vector = _as_float_array(model, value, name)
+    if vector.shape != (model.n_params,):
+        raise ValueError(f"{name} must have shape ({model.n_params},) = (n_params,), got {vector.shape}")
+    _check_finite(vector, name)
+    return _contiguous(vector)
 
 
-def as_subset(model: MLP, layers, biases) -> tuple[list[bool], list[bool]]:
+def as_subset(model: MLP, layers: object, biases: object) -> tuple[list[bool], list[bool]]:
     """Per-layer (weights, biases) flags of the parameters that carry noise."""
     if not isinstance(biases, (bool, np.bool_)):
         raise TypeError(f"biases must be True or False, got {biases!r}")
@@ -103,17 +107,18 @@ def as_subset(model: MLP, layers, biases) -> tuple[list[bool], list[bool]]:
         for l in layers:
             if isinstance(l, (bool, np.bool_)) or not isinstance(l, numbers.Integral):
                 raise TypeError(f"layers must hold integer layer indices, got {l!r}")
-            if not -L <= l < L:
+            if not -L <= cast(int, l) < L:  # a numbers.Integral: compares like an int
                 raise ValueError(f"layer index {l} out of range for a model with {L} layers")
             chosen.add(int(l) % L)
     weights = [l in chosen for l in range(L)]
     return weights, [w and bool(biases) for w in weights]
 
 
-def as_count(value, name: str, minimum: int = 1) -> int:
+def as_count(value: object, name: str, minimum: int = 1) -> int:
     """An integer in [minimum, 2**32): draws, epochs, steps and probes index 32-bit stream counters."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = cast(int, value)  # a numbers.Integral: compares like an int
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     if value >= COUNT_LIMIT:
@@ -121,9 +126,10 @@ def as_count(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def as_seed(value, name: str = "seed") -> int:
+def as_seed(value: object, name: str = "seed") -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = cast(int, value)  # a numbers.Integral: compares like an int
     if not 0 <= value < 2**64:
         raise ValueError(f"{name} must be in [0, 2**64), got {value}")
     return int(value)
@@ -258,7 +264,7 @@ def kernel_memory(model: MLP, kernel: str, n_examples: int, *, n_draws: int = 1,
     raise ValueError(f"unknown kernel {kernel!r}")
 
 
-def check_kernel_memory(model: MLP, kernel: str, n_examples: int, what: str | None = None, **kwargs) -> None:
+def check_kernel_memory(model: MLP, kernel: str, n_examples: int, what: str | None = None, **kwargs: Any) -> None:
     """Refuse a compiled kernel call whose working memory would exceed the limit."""
     what = what or kernel
     alternative = ALTERNATIVES.get(what.split("(")[0], FEWER_THREADS)
@@ -284,10 +290,11 @@ def reference_memory(model: MLP, kernel: str, n_examples: int, *, n_draws: int =
     return activations
 
 
-def as_eta(value, name: str = "eta", dtype=None) -> float:
+def as_eta(value: object, name: str = "eta", dtype: DTypeLike | None = None) -> float:
     """A noise variance: a finite real number ≥ 0 (and representable in ``dtype`` when given)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = cast(float, value)  # a numbers.Real: compares like a float
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be finite and non-negative, got {value}")
     if dtype is not None and float(value) > float(np.finfo(dtype).max):
@@ -295,22 +302,23 @@ def as_eta(value, name: str = "eta", dtype=None) -> float:
     return float(value)
 
 
-def as_flag(value, name: str) -> bool:
+def as_flag(value: object, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
 
-def as_choice(value, name: str, choices) -> str:
+def as_choice(value: object, name: str, choices: Collection[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"unknown {name} {value!r}; choose one of {tuple(choices)}")
     return value
 
 
-def as_positive(value, name: str, dtype=None) -> float:
+def as_positive(value: object, name: str, dtype: DTypeLike | None = None) -> float:
     """A finite real number > 0 (and representable in ``dtype`` when given)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = cast(float, value)  # a numbers.Real: compares like a float
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be finite and positive, got {value}")
     if dtype is not None and float(value) > float(np.finfo(dtype).max):
@@ -318,10 +326,11 @@ def as_positive(value, name: str, dtype=None) -> float:
     return float(value)
 
 
-def as_fraction(value, name: str) -> float:
+def as_fraction(value: object, name: str) -> float:
     """A real number in [0, 1)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = cast(float, value)  # a numbers.Real: compares like a float
     if not 0 <= value < 1:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
     return float(value)

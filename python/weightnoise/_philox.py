@@ -26,6 +26,9 @@ from __future__ import annotations
 import enum
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+from ._typing import Array, FloatArray
 
 __all__ = [
     "NORMAL_ULP_BOUND",
@@ -70,7 +73,7 @@ class Purpose(enum.IntEnum):
     train_local_noise = 9  #: training: xi per presentation (draw = epoch, item = example)
 
 
-def philox4x32_10(counters, k0, k1):
+def philox4x32_10(counters: ArrayLike, k0: int, k1: int) -> NDArray[np.uint32]:
     """Philox4x32-10 of many counters under one key.
 
     Parameters
@@ -101,7 +104,7 @@ def philox4x32_10(counters, k0, k1):
     return np.stack([c0, c1, c2, c3], axis=1).astype(np.uint32)
 
 
-def stream_blocks(seed, purpose, draw, item, blocks):
+def stream_blocks(seed: int, purpose: int, draw: int, item: int, blocks: ArrayLike) -> NDArray[np.uint32]:
     """Blocks of the stream ``(seed, purpose, draw, item)``.
 
     Parameters
@@ -130,28 +133,30 @@ def stream_blocks(seed, purpose, draw, item, blocks):
     return philox4x32_10(counters, seed & 0xFFFFFFFF, seed >> 32)
 
 
-def _elements(first, count):
+def _elements(first: int, count: int) -> NDArray[np.uint64]:
     return np.uint64(first) + np.arange(count, dtype=np.uint64)
 
 
-def _element_blocks(seed, purpose, draw, item, e, shift):
+def _element_blocks(seed: int, purpose: int, draw: int, item: int, e: NDArray[np.uint64],
+                    shift: int) -> NDArray[np.uint32]:
     # Row i = block e[i] >> shift; each block is computed once for the range.
     if e.size == 0:
         return np.empty((0, 4), dtype=np.uint32)
-    shift = np.uint64(shift)
-    b_first = e[0] >> shift
-    b = e >> shift
+    shift64 = np.uint64(shift)
+    b_first = e[0] >> shift64
+    b = e >> shift64
     blocks = stream_blocks(seed, purpose, draw, item, np.arange(b_first, b[-1] + np.uint64(1), dtype=np.uint64))
-    return blocks[(b - b_first).astype(np.intp)]
+    rows: NDArray[np.uint32] = blocks[(b - b_first).astype(np.intp)]
+    return rows
 
 
-def _high53(hi, lo):
+def _high53(hi: NDArray[np.uint32], lo: NDArray[np.uint32]) -> NDArray[np.float64]:
     # The 53 high bits of the 64-bit word hi:lo, as an exact float64 integer.
     x = (hi.astype(np.uint64) << _SHIFT32 | lo.astype(np.uint64)) >> np.uint64(11)
     return x.astype(np.float64)
 
 
-def uniform(seed, purpose, draw, item, first, count):
+def uniform(seed: int, purpose: int, draw: int, item: int, first: int, count: int) -> NDArray[np.float64]:
     """Uniforms on [0, 1), 53 random bits each, of one stream.
 
     Parameters
@@ -175,7 +180,8 @@ def uniform(seed, purpose, draw, item, first, count):
     return _high53(w[rows, j], w[rows, j + 1]) * 2.0**-53
 
 
-def normal(seed, purpose, draw, item, first, count, dtype=np.float64):
+def normal(seed: int, purpose: int, draw: int, item: int, first: int, count: int,
+           dtype: DTypeLike = np.float64) -> FloatArray:
     """Standard normals of one stream, by Box–Muller on pairs of uniforms.
 
     Parameters
@@ -203,7 +209,7 @@ def normal(seed, purpose, draw, item, first, count, dtype=np.float64):
     return pairs[start : start + count].astype(dtype)
 
 
-def box_muller(blocks):
+def box_muller(blocks: ArrayLike) -> NDArray[np.float64]:
     """The two normals of each Philox block, by Box–Muller with libm.
 
     Parameters
@@ -227,7 +233,8 @@ def box_muller(blocks):
     return np.stack([r * np.cos(angle), r * np.sin(angle)], axis=1).reshape(-1)
 
 
-def rademacher(seed, purpose, draw, item, first, count, dtype=np.float64):
+def rademacher(seed: int, purpose: int, draw: int, item: int, first: int, count: int,
+               dtype: DTypeLike = np.float64) -> Array:
     """Rademacher signs (+1 or -1 with equal probability) of one stream.
 
     Parameters

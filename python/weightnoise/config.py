@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import platform
+from typing import Any
 
 from . import _core
 
 
-def show_config(print_out: bool = True) -> dict:
+def show_config(print_out: bool = True) -> dict[str, Any]:
     """The loaded core variant, its compile flags and SIMD instruction sets, Eigen's
     version, the CPU's x86-64 level and the OpenMP thread count.
 

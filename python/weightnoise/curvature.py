@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _checks, _core
+from ._typing import FloatArray
 from .derivatives import _scalar, _spec, predict
 from .model import MLP
 
 METHODS = ("exact", "hutchinson")
 
 
-def _check_method(method: str, n_probes, seed):
+def _check_method(method: str, n_probes: object, seed: object) -> tuple[int, int]:
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
     return _checks.as_count(n_probes, "n_probes"), _checks.as_seed(seed)
 
 
-def hessian_trace(model: MLP, X, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
-                  layers=None, biases: bool = True) -> np.ndarray:
+def hessian_trace(model: MLP, X: ArrayLike, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
+                  layers: Collection[int] | None = None, biases: bool = True) -> FloatArray:
     """Per-example Hessian traces tr H_n over the chosen parameters.
 
     Parameters
@@ -49,8 +54,8 @@ def hessian_trace(model: MLP, X, method: str = "exact", *, n_probes: int = 64, s
     return _core.hessian_trace_hutchinson(*_spec(model), X, weights, bias_flags, n_probes, seed)
 
 
-def curvature(model: MLP, X, y, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
-              layers=None, biases: bool = True):
+def curvature(model: MLP, X: ArrayLike, y: ArrayLike, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
+              layers: Collection[int] | None = None, biases: bool = True) -> np.floating[Any]:
     """The curvature term C = (1/N) Σ_n r_n tr H_n, with r_n = ŷ(x_n) − y_n.
 
     The second-order expansion of the perturbed loss is

@@ -7,22 +7,28 @@ signature in :mod:`weightnoise.reference`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _checks, _core
+from ._typing import Array, FloatArray
 from .model import ACTIVATIONS, MLP
 
 
-def _spec(model: MLP):
+def _spec(model: MLP) -> tuple[list[int], int, Array]:
     """The (sizes, activation code, params) triple the compiled core takes."""
     return list(model.layer_sizes), ACTIVATIONS.index(model.activation), model.params
 
 
-def _scalar(model: MLP, value: float):
-    return model.dtype.type(value)
+def _scalar(model: MLP, value: float | np.floating[Any]) -> np.floating[Any]:
+    scalar: np.floating[Any] = model.dtype.type(value)
+    return scalar
 
 
-def predict(model: MLP, X) -> np.ndarray:
+def predict(model: MLP, X: ArrayLike) -> FloatArray:
     """Network outputs ŷ(x_n).
 
     Parameters
@@ -40,7 +46,7 @@ def predict(model: MLP, X) -> np.ndarray:
     return _core.predict(*_spec(model), X)
 
 
-def loss(model: MLP, X, y):
+def loss(model: MLP, X: ArrayLike, y: ArrayLike) -> np.floating[Any]:
     """Mean squared error J = (1/N) Σ_n (ŷ(x_n) − y_n)².
 
     Parameters
@@ -60,7 +66,7 @@ def loss(model: MLP, X, y):
     return _scalar(model, _core.loss(*_spec(model), X, y))
 
 
-def loss_grad(model: MLP, X, y) -> np.ndarray:
+def loss_grad(model: MLP, X: ArrayLike, y: ArrayLike) -> FloatArray:
     """Gradient of the loss, ∇J = (2/N) Σ_n r_n g_n.
 
     Returns
@@ -74,7 +80,7 @@ def loss_grad(model: MLP, X, y) -> np.ndarray:
     return _core.loss_grad(*_spec(model), X, y)[1]
 
 
-def vjp(model: MLP, X, u) -> np.ndarray:
+def vjp(model: MLP, X: ArrayLike, u: ArrayLike) -> FloatArray:
     """Vector–Jacobian product Σ_n u_n g_n with the cotangent u.
 
     Parameters
@@ -92,7 +98,7 @@ def vjp(model: MLP, X, u) -> np.ndarray:
     return _core.vjp(*_spec(model), X, u)
 
 
-def jvp(model: MLP, X, v) -> np.ndarray:
+def jvp(model: MLP, X: ArrayLike, v: ArrayLike) -> FloatArray:
     """Jacobian–vector products g_n · v with the tangent v.
 
     Parameters
@@ -110,7 +116,7 @@ def jvp(model: MLP, X, v) -> np.ndarray:
     return _core.jvp(*_spec(model), X, v)
 
 
-def per_example_grads(model: MLP, X) -> np.ndarray:
+def per_example_grads(model: MLP, X: ArrayLike) -> FloatArray:
     """All per-example gradients g_n as rows of one matrix.
 
     Returns
@@ -130,7 +136,8 @@ def per_example_grads(model: MLP, X) -> np.ndarray:
     return _core.per_example_grads(*_spec(model), X)
 
 
-def grad_norms_sq(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndarray:
+def grad_norms_sq(model: MLP, X: ArrayLike, *, layers: Collection[int] | None = None,
+                  biases: bool = True) -> FloatArray:
     """Squared norms ‖g_n‖² by the rank-one identity; no g_n is formed.
 
     Parameters
@@ -151,7 +158,7 @@ def grad_norms_sq(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndar
     return _core.grad_norms_sq(*_spec(model), X, weights, bias_flags)
 
 
-def hvp(model: MLP, X, v, u=None) -> np.ndarray:
+def hvp(model: MLP, X: ArrayLike, v: ArrayLike, u: ArrayLike | None = None) -> FloatArray:
     """Hessian–vector product Σ_n u_n H_n v by the R-operator.
 
     Parameters

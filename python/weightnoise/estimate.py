@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from ._typing import FloatArray
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,10 @@ class Estimate:
     mean: float
     stderr: float
     n_evaluations: int
-    draws: np.ndarray = field(repr=False)
+    draws: FloatArray = field(repr=False)
 
     @classmethod
-    def from_draws(cls, draws: np.ndarray, n_evaluations: int) -> Estimate:
+    def from_draws(cls, draws: ArrayLike, n_evaluations: int) -> Estimate:
         draws = np.asarray(draws)
         stderr = draws.std(ddof=1) / np.sqrt(draws.size) if draws.size > 1 else np.nan
         return cls(draws.dtype.type(draws.mean()), draws.dtype.type(stderr), int(n_evaluations), draws)

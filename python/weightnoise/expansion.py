@@ -4,6 +4,10 @@ table that holds it against Monte Carlo measurements of J̃_η."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection, Sequence
+from types import ModuleType
+
+from numpy.typing import ArrayLike
 
 from . import _expansion
 from ._expansion import Equivalence, SecondOrder
@@ -12,7 +16,8 @@ from .model import MLP
 __all__ = ["Equivalence", "SecondOrder", "equivalence", "second_order"]
 
 
-def second_order(model: MLP, X, y, eta: float, *, layers=None, biases: bool = True) -> SecondOrder:
+def second_order(model: MLP, X: ArrayLike, y: ArrayLike, eta: float, *, layers: Collection[int] | None = None,
+                 biases: bool = True) -> SecondOrder:
     """The second-order prediction of the perturbed loss, term by term.
 
     Parameters
@@ -34,8 +39,9 @@ def second_order(model: MLP, X, y, eta: float, *, layers=None, biases: bool = Tr
     return _expansion.second_order(_api(), model, X, y, eta, layers, biases)
 
 
-def equivalence(model: MLP, X, y, etas, n_draws: int, noise: str = "shared", antithetic: bool = True,
-                seed: int = 0, *, layers=None, biases: bool = True) -> Equivalence:
+def equivalence(model: MLP, X: ArrayLike, y: ArrayLike, etas: Sequence[float], n_draws: int, noise: str = "shared",
+                antithetic: bool = True, seed: int = 0, *, layers: Collection[int] | None = None,
+                biases: bool = True) -> Equivalence:
     """Measured J̃_η against J + η·Ω and J + η·Ω + η·C over a grid of η.
 
     Every η uses the same seed, so the draws are common random numbers
@@ -59,5 +65,5 @@ def equivalence(model: MLP, X, y, etas, n_draws: int, noise: str = "shared", ant
     return _expansion.equivalence(_api(), model, X, y, etas, n_draws, noise, antithetic, seed, layers, biases)
 
 
-def _api():
+def _api() -> ModuleType:
     return sys.modules["weightnoise"]

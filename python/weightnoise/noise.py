@@ -20,7 +20,10 @@ do not depend on the number of threads.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _checks, _core
 from .derivatives import _spec
@@ -30,7 +33,8 @@ from .model import MLP
 NOISE_MODES = ("shared", "per_example", "local")
 
 
-def perturb(model: MLP, eta: float, seed: int = 0, *, draw: int = 0, layers=None, biases: bool = True) -> MLP:
+def perturb(model: MLP, eta: float, seed: int = 0, *, draw: int = 0, layers: Collection[int] | None = None,
+            biases: bool = True) -> MLP:
     """A new model with parameters θ + ε, ε ~ N(0, ηI) on the chosen parameters.
 
     ε is draw ``draw`` of the shared-noise stream of ``seed``: the
@@ -61,8 +65,9 @@ def perturb(model: MLP, eta: float, seed: int = 0, *, draw: int = 0, layers=None
     return model.with_params(moved)
 
 
-def perturbed_loss(model: MLP, X, y, eta: float, n_draws: int, noise: str = "shared", antithetic: bool = True,
-                   seed: int = 0, *, layers=None, biases: bool = True) -> Estimate:
+def perturbed_loss(model: MLP, X: ArrayLike, y: ArrayLike, eta: float, n_draws: int, noise: str = "shared",
+                   antithetic: bool = True, seed: int = 0, *, layers: Collection[int] | None = None,
+                   biases: bool = True) -> Estimate:
     """Monte Carlo estimate of the perturbed loss J̃_η.
 
     Parameters

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _checks, _core
+from ._typing import FloatArray
 from .derivatives import _scalar, _spec
 from .model import MLP
 
 
-def penalty(model: MLP, X, *, layers=None, biases: bool = True):
+def penalty(model: MLP, X: ArrayLike, *, layers: Collection[int] | None = None,
+            biases: bool = True) -> np.floating[Any]:
     """The penalty Ω = (1/N) Σ_n ‖g_n‖² over the chosen parameters.
 
     For small η, training with weight noise ε ~ N(0, ηI) on those
@@ -35,7 +41,8 @@ def penalty(model: MLP, X, *, layers=None, biases: bool = True):
     return _scalar(model, _core.penalty(*_spec(model), X, weights, bias_flags))
 
 
-def penalty_grad(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndarray:
+def penalty_grad(model: MLP, X: ArrayLike, *, layers: Collection[int] | None = None,
+                 biases: bool = True) -> FloatArray:
     """Exact gradient ∇_θ Ω = (2/N) Σ_n H_n g_n with respect to all parameters.
 
     Computed by the R-operator along the rank-one directions g_n, at a small
@@ -52,7 +59,8 @@ def penalty_grad(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndarr
     return _core.penalty_grad(*_spec(model), X, weights, bias_flags)[1]
 
 
-def penalty_and_grad(model: MLP, X, *, layers=None, biases: bool = True):
+def penalty_and_grad(model: MLP, X: ArrayLike, *, layers: Collection[int] | None = None,
+                     biases: bool = True) -> tuple[np.floating[Any], FloatArray]:
     """Ω and ∇_θ Ω from one pass (the gradient pass yields Ω on the way).
 
     Returns

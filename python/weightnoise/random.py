@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import numbers
 import operator
+from collections.abc import Sequence
+from typing import Any, SupportsIndex
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import _core
+from ._typing import FloatArray
 
 __all__ = ["standard_normal"]
 
 _MAX_SIZE = 2**33  # normals in one stream: two per Philox block, 2**32 blocks
 
 
-def _check_seed(seed):
+def _check_seed(seed: object) -> int:
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (numbers.Integral, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     seed = int(seed)
@@ -23,7 +27,7 @@ def _check_seed(seed):
     return seed
 
 
-def _check_shape(shape):
+def _check_shape(shape: object) -> tuple[tuple[int, ...], int]:
     if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, (bool, np.bool_)):
         shape = (shape,)
     elif isinstance(shape, list):
@@ -46,7 +50,7 @@ def _check_shape(shape):
     return tuple(dims), size
 
 
-def _check_dtype(dtype):
+def _check_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -56,7 +60,8 @@ def _check_dtype(dtype):
     return dt
 
 
-def standard_normal(shape, seed=0, dtype=np.float64):
+def standard_normal(shape: SupportsIndex | Sequence[SupportsIndex], seed: int = 0,
+                    dtype: DTypeLike = np.float64) -> FloatArray:
     """Standard normal samples that depend only on ``seed``.
 
     Element ``i`` of the flattened result is element ``i`` of the stream

@@ -14,12 +14,17 @@ H_n = ∇²_θ ŷ(x_n); r_n = ŷ(x_n) − y_n.
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _checks, _expansion, _philox
 from ._expansion import Equivalence, SecondOrder
+from ._typing import Array, FloatArray
 from .curvature import METHODS
+from .derivatives import _scalar
 from .estimate import Estimate
 from .model import MLP
 from .noise import NOISE_MODES
@@ -28,7 +33,7 @@ from .training import ADAM_BETAS, ADAM_EPSILON, OptimizerState, _batch, _setting
 # --- activations: σ, σ', σ'' (the formulas of cpp/weightnoise/activation.hpp) ---
 
 
-def _sigma(name: str, z: np.ndarray) -> np.ndarray:
+def _sigma(name: str, z: Array) -> Array:
     with np.errstate(over="ignore"):
         if name == "tanh":
             return np.tanh(z)
@@ -41,7 +46,7 @@ def _sigma(name: str, z: np.ndarray) -> np.ndarray:
         return z.copy()
 
 
-def _sigma_prime(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+def _sigma_prime(name: str, z: Array, a: Array) -> Array:
     with np.errstate(over="ignore"):
         if name == "tanh":
             return 1 - a * a
@@ -49,20 +54,23 @@ def _sigma_prime(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
             return (z > 0).astype(z.dtype)
         if name == "sigmoid":
             e = np.exp(-np.abs(z))
-            return e / (1 + e) ** 2
+            slope: Array = e / (1 + e) ** 2
+            return slope
         if name == "softplus":
             return 1 / (1 + np.exp(-z))
         return np.ones_like(z)
 
 
-def _sigma_second(name: str, z: np.ndarray, a: np.ndarray, d1: np.ndarray) -> np.ndarray:
+def _sigma_second(name: str, z: Array, a: Array, d1: Array) -> Array:
     if name == "tanh":
         return -2 * a * d1
     if name == "sigmoid":
-        return d1 * (1 - 2 * a)
+        second: Array = d1 * (1 - 2 * a)
+        return second
     if name == "softplus":
         e = np.exp(-np.abs(z))
-        return e / (1 + e) ** 2
+        second = e / (1 + e) ** 2
+        return second
     return np.zeros_like(z)
 
 
@@ -72,10 +80,13 @@ def _sigma_second(name: str, z: np.ndarray, a: np.ndarray, d1: np.ndarray) -> np
 class _Passes:
     """Forward and backward quantities of a batch, all (n_examples, width)."""
 
-    def __init__(self, model: MLP, X: np.ndarray):
+    def __init__(self, model: MLP, X: Array) -> None:
         act, layers, L = model.activation, model.layers, model.n_layers
         self.layers = layers
-        self.a, self.z, self.d1, self.d2 = [X], [], [], []
+        self.a: list[Array] = [X]
+        self.z: list[Array] = []
+        self.d1: list[Array] = []
+        self.d2: list[Array] = []
         for l, (W, b) in enumerate(layers):
             z = self.a[l] @ W.T + b
             self.z.append(z)
@@ -86,21 +97,22 @@ class _Passes:
                 self.d1.append(d1)
                 self.d2.append(_sigma_second(act, z, a, d1))
         # Backward: g_l = ∂ŷ/∂a_{l+1} = δ_{l+1} W_{l+1},  δ_l = σ'(z_l) ⊙ g_l,  δ_{L−1} = 1.
-        self.delta = [None] * L
-        self.g = [None] * L
+        self.delta: list[Any] = [None] * L  # filled from the last layer down
+        self.g: list[Any] = [None] * L
         self.delta[L - 1] = np.ones_like(self.z[L - 1])
         for l in range(L - 2, -1, -1):
             self.g[l] = self.delta[l + 1] @ layers[l + 1][0]
             self.delta[l] = self.d1[l] * self.g[l]
 
     @property
-    def output(self) -> np.ndarray:
+    def output(self) -> Array:
         return self.z[-1][:, 0]
 
 
-def _blocks(model: MLP, flat: np.ndarray):
+def _blocks(model: MLP, flat: Array) -> list[tuple[Array, Array]]:
     """Split (…, n_params) into per-layer (W, b) blocks of shape (…, d_out, d_in) and (…, d_out)."""
-    out, offset = [], 0
+    out: list[tuple[Array, Array]] = []
+    offset = 0
     for d_in, d_out in zip(model.layer_sizes[:-1], model.layer_sizes[1:]):
         W = flat[..., offset:offset + d_out * d_in].reshape((*flat.shape[:-1], d_out, d_in))
         offset += d_out * d_in
@@ -109,7 +121,7 @@ def _blocks(model: MLP, flat: np.ndarray):
     return out
 
 
-def _subset_mask(model: MLP, layers, biases) -> np.ndarray:
+def _subset_mask(model: MLP, layers: Collection[int] | None, biases: bool) -> Array:
     """(n_params,) 1 on the parameters that carry noise, 0 elsewhere."""
     weights, bias_flags = _checks.as_subset(model, layers, biases)
     mask = np.zeros(model.n_params, dtype=model.dtype)
@@ -119,7 +131,7 @@ def _subset_mask(model: MLP, layers, biases) -> np.ndarray:
     return mask
 
 
-def _per_example_hvp(model: MLP, X: np.ndarray, V: np.ndarray) -> np.ndarray:
+def _per_example_hvp(model: MLP, X: Array, V: Array) -> Array:
     """Rows H_n v_n (n_examples, n_params), for one direction (n_params,) or one per example.
 
     Pearlmutter's R-operator with directions (V_l, v_l):
@@ -132,12 +144,12 @@ def _per_example_hvp(model: MLP, X: np.ndarray, V: np.ndarray) -> np.ndarray:
     V = np.broadcast_to(V, (N, model.n_params))
     blocks = _blocks(model, V)
     ra = [np.zeros_like(X)]
-    rz = []
+    rz: list[Array] = []
     for l, ((W, _), (Vl, vl)) in enumerate(zip(p.layers, blocks)):
         rz.append(np.einsum("nij,nj->ni", Vl, p.a[l]) + vl + ra[l] @ W.T)
         if l < L - 1:
             ra.append(p.d1[l] * rz[l])
-    rdelta = [None] * L
+    rdelta: list[Any] = [None] * L  # filled from the last layer down
     rdelta[L - 1] = np.zeros_like(rz[L - 1])
     for l in range(L - 2, -1, -1):
         W_next, V_next = p.layers[l + 1][0], blocks[l + 1][0]
@@ -153,23 +165,23 @@ def _per_example_hvp(model: MLP, X: np.ndarray, V: np.ndarray) -> np.ndarray:
 # --- the public kernels ---
 
 
-def predict(model: MLP, X) -> np.ndarray:
+def predict(model: MLP, X: ArrayLike) -> FloatArray:
     """Network outputs ŷ(x_n), shape (n_examples,)."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     return _Passes(model, X).output
 
 
-def loss(model: MLP, X, y):
+def loss(model: MLP, X: ArrayLike, y: ArrayLike) -> np.floating[Any]:
     """J = (1/N) Σ_n (ŷ(x_n) − y_n)²."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     y = _checks.as_example_vector(model, y, X.shape[0], "y")
     r = predict(model, X) - y
-    return model.dtype.type(np.mean(r * r))
+    return _scalar(model, np.mean(r * r))
 
 
-def loss_grad(model: MLP, X, y) -> np.ndarray:
+def loss_grad(model: MLP, X: ArrayLike, y: ArrayLike) -> FloatArray:
     """∇J = (2/N) Σ_n r_n g_n, shape (n_params,)."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
@@ -178,7 +190,7 @@ def loss_grad(model: MLP, X, y) -> np.ndarray:
     return vjp(model, X, (2 / X.shape[0]) * r)
 
 
-def vjp(model: MLP, X, u) -> np.ndarray:
+def vjp(model: MLP, X: ArrayLike, u: ArrayLike) -> FloatArray:
     """Σ_n u_n g_n, shape (n_params,): ∂/∂W_l = (u ⊙ δ_l)ᵀ a_l, ∂/∂b_l = Σ_n u_n δ_l."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
@@ -192,7 +204,7 @@ def vjp(model: MLP, X, u) -> np.ndarray:
     return out
 
 
-def jvp(model: MLP, X, v) -> np.ndarray:
+def jvp(model: MLP, X: ArrayLike, v: ArrayLike) -> FloatArray:
     """g_n · v, shape (n_examples,), by forward-mode differentiation."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
@@ -200,13 +212,13 @@ def jvp(model: MLP, X, v) -> np.ndarray:
     p = _Passes(model, X)
     ra = np.zeros_like(X)
     for l, ((W, _), (V, vb)) in enumerate(zip(p.layers, _blocks(model, v))):
-        rz = p.a[l] @ V.T + vb + ra @ W.T
+        rz: Array = p.a[l] @ V.T + vb + ra @ W.T
         if l < model.n_layers - 1:
             ra = p.d1[l] * rz
     return rz[:, 0]
 
 
-def per_example_grads(model: MLP, X) -> np.ndarray:
+def per_example_grads(model: MLP, X: ArrayLike) -> FloatArray:
     """Rows g_n, shape (n_examples, n_params): ∂ŷ/∂W_l = δ_l a_lᵀ, ∂ŷ/∂b_l = δ_l."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
@@ -220,7 +232,8 @@ def per_example_grads(model: MLP, X) -> np.ndarray:
     return out
 
 
-def grad_norms_sq(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndarray:
+def grad_norms_sq(model: MLP, X: ArrayLike, *, layers: Collection[int] | None = None,
+                  biases: bool = True) -> FloatArray:
     """‖g_n‖² over the subset: Σ_l ‖δ_l‖² (‖a_l‖²·[W_l] + [b_l]), shape (n_examples,)."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
@@ -233,7 +246,7 @@ def grad_norms_sq(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndar
     return out
 
 
-def hvp(model: MLP, X, v, u=None) -> np.ndarray:
+def hvp(model: MLP, X: ArrayLike, v: ArrayLike, u: ArrayLike | None = None) -> FloatArray:
     """Σ_n u_n H_n v, shape (n_params,); u defaults to 1/N."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
@@ -244,25 +257,29 @@ def hvp(model: MLP, X, v, u=None) -> np.ndarray:
     return u @ _per_example_hvp(model, X, v)
 
 
-def penalty(model: MLP, X, *, layers=None, biases: bool = True):
+def penalty(model: MLP, X: ArrayLike, *, layers: Collection[int] | None = None,
+            biases: bool = True) -> np.floating[Any]:
     """Ω = (1/N) Σ_n ‖g_n‖² over the subset."""
-    return model.dtype.type(np.mean(grad_norms_sq(model, X, layers=layers, biases=biases)))
+    return _scalar(model, np.mean(grad_norms_sq(model, X, layers=layers, biases=biases)))
 
 
-def penalty_grad(model: MLP, X, *, layers=None, biases: bool = True) -> np.ndarray:
+def penalty_grad(model: MLP, X: ArrayLike, *, layers: Collection[int] | None = None,
+                 biases: bool = True) -> FloatArray:
     """∇_θ Ω = (2/N) Σ_n H_n (g_n restricted to the subset), shape (n_params,)."""
     mask = _subset_mask(model, layers, biases)
     G = per_example_grads(model, X) * mask
     X = _checks.as_inputs(model, X)
-    return (2 / X.shape[0]) * _per_example_hvp(model, X, G).sum(axis=0)
+    grad: FloatArray = (2 / X.shape[0]) * _per_example_hvp(model, X, G).sum(axis=0)
+    return grad
 
 
-def penalty_and_grad(model: MLP, X, *, layers=None, biases: bool = True):
+def penalty_and_grad(model: MLP, X: ArrayLike, *, layers: Collection[int] | None = None,
+                     biases: bool = True) -> tuple[np.floating[Any], FloatArray]:
     """(Ω, ∇_θ Ω)."""
     return penalty(model, X, layers=layers, biases=biases), penalty_grad(model, X, layers=layers, biases=biases)
 
 
-def _trace_exact(model: MLP, X: np.ndarray, weights, bias_flags) -> np.ndarray:
+def _trace_exact(model: MLP, X: Array, weights: list[bool], bias_flags: list[bool]) -> Array:
     """tr H_n = Σ_l (‖a_l‖²·[W_l] + [b_l]) tr M_l with dense M_l = ∇²_{z_l} ŷ (n_examples, d, d):
     M_{L−1} = 0,  M_l = D_l W_{l+1}ᵀ M_{l+1} W_{l+1} D_l + diag(σ''(z_l) ⊙ g_l)."""
     p = _Passes(model, X)
@@ -279,13 +296,13 @@ def _trace_exact(model: MLP, X: np.ndarray, weights, bias_flags) -> np.ndarray:
     return out
 
 
-def _hutchinson_probe(model: MLP, mask: np.ndarray, seed: int, k: int) -> np.ndarray:
+def _hutchinson_probe(model: MLP, mask: Array, seed: int, k: int) -> Array:
     v = _philox.rademacher(seed, _philox.Purpose.hutchinson, k, 0, 0, model.n_params, dtype=model.dtype)
     return v * mask
 
 
-def hessian_trace(model: MLP, X, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
-                  layers=None, biases: bool = True) -> np.ndarray:
+def hessian_trace(model: MLP, X: ArrayLike, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
+                  layers: Collection[int] | None = None, biases: bool = True) -> FloatArray:
     """tr H_n over the subset, shape (n_examples,): exact, or Hutchinson with the probes of the C++ core."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
@@ -303,25 +320,26 @@ def hessian_trace(model: MLP, X, method: str = "exact", *, n_probes: int = 64, s
     return total / n_probes
 
 
-def curvature(model: MLP, X, y, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
-              layers=None, biases: bool = True):
+def curvature(model: MLP, X: ArrayLike, y: ArrayLike, method: str = "exact", *, n_probes: int = 64, seed: int = 0,
+              layers: Collection[int] | None = None, biases: bool = True) -> np.floating[Any]:
     """C = (1/N) Σ_n r_n tr H_n over the subset."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     y = _checks.as_example_vector(model, y, X.shape[0], "y")
     r = predict(model, X) - y
     trace = hessian_trace(model, X, method, n_probes=n_probes, seed=seed, layers=layers, biases=biases)
-    return model.dtype.type(np.mean(r * trace))
+    return _scalar(model, np.mean(r * trace))
 
 
 # --- weight noise ---
 
 
-def _normals(model: MLP, purpose, seed: int, draw: int, item: int, count: int) -> np.ndarray:
+def _normals(model: MLP, purpose: int, seed: int, draw: int, item: int, count: int) -> Array:
     return _philox.normal(seed, purpose, draw, item, 0, count, dtype=model.dtype)
 
 
-def perturb(model: MLP, eta: float, seed: int = 0, *, draw: int = 0, layers=None, biases: bool = True) -> MLP:
+def perturb(model: MLP, eta: float, seed: int = 0, *, draw: int = 0, layers: Collection[int] | None = None,
+            biases: bool = True) -> MLP:
     """θ + √η ε_k with ε_k = stream (seed, shared_noise, draw, 0), zero outside the subset."""
     model = _checks.check_model(model)
     eta = _checks.as_eta(eta)
@@ -330,8 +348,8 @@ def perturb(model: MLP, eta: float, seed: int = 0, *, draw: int = 0, layers=None
     return model.with_params(model.params + np.sqrt(eta) * eps * _subset_mask(model, layers, biases))
 
 
-def _perturbed_predictions(model: MLP, X: np.ndarray, mode: str, eta: float, seed: int, draw: int,
-                           sign: float, layers, biases) -> np.ndarray:
+def _perturbed_predictions(model: MLP, X: Array, mode: str, eta: float, seed: int, draw: int,
+                           sign: float, layers: Collection[int] | None, biases: bool) -> Array:
     """ŷ(x_n) under draw ``draw`` of the noise, scaled by sign (±1), shape (n_examples,)."""
     N, root_eta = X.shape[0], sign * np.sqrt(eta)
     mask = _subset_mask(model, layers, biases)
@@ -345,7 +363,7 @@ def _perturbed_predictions(model: MLP, X: np.ndarray, mode: str, eta: float, see
                       for n in range(N)]) * mask
         a = X
         for l, ((W, b), (E_W, E_b)) in enumerate(zip(model.layers, _blocks(model, E))):
-            z = np.einsum("nij,nj->ni", W + root_eta * E_W, a) + b + root_eta * E_b
+            z: Array = np.einsum("nij,nj->ni", W + root_eta * E_W, a) + b + root_eta * E_b
             a = _sigma(model.activation, z) if l < model.n_layers - 1 else z
         return z[:, 0]
     # local: z_l = W_l a_l + b_l + √η √(‖a_l‖²·[W_l] + [b_l]) ξ_l.
@@ -360,8 +378,9 @@ def _perturbed_predictions(model: MLP, X: np.ndarray, mode: str, eta: float, see
     return z[:, 0]
 
 
-def perturbed_loss(model: MLP, X, y, eta: float, n_draws: int, noise: str = "shared", antithetic: bool = True,
-                   seed: int = 0, *, layers=None, biases: bool = True) -> Estimate:
+def perturbed_loss(model: MLP, X: ArrayLike, y: ArrayLike, eta: float, n_draws: int, noise: str = "shared",
+                   antithetic: bool = True, seed: int = 0, *, layers: Collection[int] | None = None,
+                   biases: bool = True) -> Estimate:
     """Monte Carlo estimate of J̃_η from the same noise streams as the compiled core."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
@@ -384,13 +403,15 @@ def perturbed_loss(model: MLP, X, y, eta: float, n_draws: int, noise: str = "sha
 # --- the second-order account (the same composition, over these kernels) ---
 
 
-def second_order(model: MLP, X, y, eta: float, *, layers=None, biases: bool = True) -> SecondOrder:
+def second_order(model: MLP, X: ArrayLike, y: ArrayLike, eta: float, *, layers: Collection[int] | None = None,
+                 biases: bool = True) -> SecondOrder:
     """J, η·Ω, η·C and their sum."""
     return _expansion.second_order(sys.modules[__name__], model, X, y, eta, layers, biases)
 
 
-def equivalence(model: MLP, X, y, etas, n_draws: int, noise: str = "shared", antithetic: bool = True,
-                seed: int = 0, *, layers=None, biases: bool = True) -> Equivalence:
+def equivalence(model: MLP, X: ArrayLike, y: ArrayLike, etas: Sequence[float], n_draws: int, noise: str = "shared",
+                antithetic: bool = True, seed: int = 0, *, layers: Collection[int] | None = None,
+                biases: bool = True) -> Equivalence:
     """Measured J̃_η against J + η·Ω and J + η·Ω + η·C over a grid of η."""
     return _expansion.equivalence(sys.modules[__name__], model, X, y, etas, n_draws, noise, antithetic, seed,
                                   layers, biases)
@@ -399,14 +420,15 @@ def equivalence(model: MLP, X, y, etas, n_draws: int, noise: str = "shared", ant
 # --- training: one optimizer step of each objective ---
 
 
-def epoch_order(seed: int, epoch: int, n_examples: int) -> np.ndarray:
+def epoch_order(seed: int, epoch: int, n_examples: int) -> NDArray[np.intp]:
     """The order of epoch ``epoch``: a stable argsort of the uniforms of stream (seed, minibatch, epoch, 0)."""
     keys = _philox.uniform(seed, _philox.Purpose.minibatch, epoch, 0, 0, n_examples)
     return np.argsort(keys, kind="stable")
 
 
-def _noisy_value_and_grad(model: MLP, X: np.ndarray, y: np.ndarray, ids: np.ndarray, mode: str, eta: float,
-                          seed: int, epoch: int, step: int, layers, biases):
+def _noisy_value_and_grad(model: MLP, X: Array, y: Array, ids: NDArray[np.int64], mode: str, eta: float,
+                          seed: int, epoch: int, step: int, layers: Collection[int] | None,
+                          biases: bool) -> tuple[np.floating[Any], Array]:
     """Σ r_n² and ∇_θ (1/B) Σ_n r_n² for one presentation's noise, written out per example.
 
     Every example n has weights W_l + √η E_{l,n} (per_example; E = 0 for local) and,
@@ -432,7 +454,10 @@ def _noisy_value_and_grad(model: MLP, X: np.ndarray, y: np.ndarray, ids: np.ndar
         xi = np.array([_normals(model, _philox.Purpose.train_local_noise, seed, epoch, i, offsets[-1])
                        for i in ids])
     W_n = [W + root_eta * E_W for (W, _), (E_W, _) in zip(model.layers, _blocks(model, E))]
-    a, z, d1, c = [X[ids]], [], [], []
+    a: list[Array] = [X[ids]]
+    z: list[Array] = []
+    d1: list[Array] = []
+    c: list[Array] = []
     for l, ((_, b), (_, E_b)) in enumerate(zip(model.layers, _blocks(model, E))):
         c.append(root_eta * np.sqrt(weights[l] * np.sum(a[l] ** 2, axis=1) + bias_flags[l]))
         z.append(np.einsum("nij,nj->ni", W_n[l], a[l]) + b + root_eta * E_b
@@ -441,7 +466,7 @@ def _noisy_value_and_grad(model: MLP, X: np.ndarray, y: np.ndarray, ids: np.ndar
             a.append(_sigma(model.activation, z[l]))
             d1.append(_sigma_prime(model.activation, z[l], a[l + 1]))
     L = model.n_layers
-    delta = [None] * L
+    delta: list[Any] = [None] * L  # filled from the last layer down
     delta[L - 1] = np.ones((B, 1), dtype=model.dtype)
     for l in range(L - 2, -1, -1):
         g = np.einsum("nij,ni->nj", W_n[l + 1], delta[l + 1])
@@ -459,7 +484,9 @@ def _noisy_value_and_grad(model: MLP, X: np.ndarray, y: np.ndarray, ids: np.ndar
     return np.sum(r * r), grad
 
 
-def _value_and_grad(model, X, y, ids, *, objective, eta, noise, seed, epoch, step, layers, biases):
+def _value_and_grad(model: MLP, X: ArrayLike, y: ArrayLike, ids: ArrayLike | None, *, objective: str, eta: float,
+                    noise: str, seed: int, epoch: int, step: int, layers: Collection[int] | None,
+                    biases: bool) -> tuple[np.floating[Any], FloatArray]:
     model = _checks.check_model(model)
     X, y, ids = _batch(model, X, y, ids)
     _, plain = _settings(model, objective=objective, eta=eta, noise=noise, optimizer="sgd", lr=1.0, momentum=0.0,
@@ -476,24 +503,26 @@ def _value_and_grad(model, X, y, ids, *, objective, eta, noise, seed, epoch, ste
     return model.dtype.type(value), grad
 
 
-def objective(model: MLP, X, y, ids=None, *, objective: str = "plain", eta: float = 0.0, noise: str = "local",
-              seed: int = 0, epoch: int = 0, step: int = 0, layers=None, biases: bool = True):
+def objective(model: MLP, X: ArrayLike, y: ArrayLike, ids: ArrayLike | None = None, *, objective: str = "plain",
+              eta: float = 0.0, noise: str = "local", seed: int = 0, epoch: int = 0, step: int = 0,
+              layers: Collection[int] | None = None, biases: bool = True) -> np.floating[Any]:
     """The minibatch objective: J, J + η·Ω, or the loss under this presentation's noise."""
     return _value_and_grad(model, X, y, ids, objective=objective, eta=eta, noise=noise, seed=seed, epoch=epoch,
                            step=step, layers=layers, biases=biases)[0]
 
 
-def objective_grad(model: MLP, X, y, ids=None, *, objective: str = "plain", eta: float = 0.0,
-                   noise: str = "local", seed: int = 0, epoch: int = 0, step: int = 0, layers=None,
-                   biases: bool = True) -> np.ndarray:
+def objective_grad(model: MLP, X: ArrayLike, y: ArrayLike, ids: ArrayLike | None = None, *, objective: str = "plain",
+                   eta: float = 0.0, noise: str = "local", seed: int = 0, epoch: int = 0, step: int = 0,
+                   layers: Collection[int] | None = None, biases: bool = True) -> FloatArray:
     """Gradient of the minibatch objective, shape (n_params,)."""
     return _value_and_grad(model, X, y, ids, objective=objective, eta=eta, noise=noise, seed=seed, epoch=epoch,
                            step=step, layers=layers, biases=biases)[1]
 
 
-def train_step(model: MLP, X, y, state: OptimizerState, ids=None, *, objective: str = "plain", eta: float = 0.0,
-               noise: str = "local", lr: float, momentum: float = 0.0, seed: int = 0, epoch: int = 0,
-               layers=None, biases: bool = True):
+def train_step(model: MLP, X: ArrayLike, y: ArrayLike, state: OptimizerState, ids: ArrayLike | None = None, *,
+               objective: str = "plain", eta: float = 0.0, noise: str = "local", lr: float, momentum: float = 0.0,
+               seed: int = 0, epoch: int = 0, layers: Collection[int] | None = None,
+               biases: bool = True) -> tuple[MLP, OptimizerState, np.floating[Any]]:
     """One step: SGD v ← μv + g, θ ← θ − lr·v; Adam m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
     θ ← θ − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)."""
     model = _checks.check_model(model)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+from collections.abc import Iterator
 
 from . import _core
 
@@ -27,7 +28,7 @@ def get_num_threads() -> int:
 
 
 @contextlib.contextmanager
-def num_threads(n: int | None):
+def num_threads(n: int | None) -> Iterator[None]:
     """Context manager: ``with weightnoise.num_threads(1): ...``."""
     previous = get_num_threads()
     set_num_threads(n)

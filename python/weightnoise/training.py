@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _checks, _core, persistence
+from ._typing import Array, FloatArray, StrPath
 from .curvature import curvature
 from .derivatives import _spec, loss
 from .model import MLP
@@ -54,7 +58,7 @@ class OptimizerState:
 
     optimizer: str
     step: int
-    moments: np.ndarray
+    moments: FloatArray
 
     @classmethod
     def create(cls, optimizer: str, model: MLP) -> OptimizerState:
@@ -63,7 +67,9 @@ class OptimizerState:
         return cls(optimizer, 0, np.zeros((rows, model.n_params), dtype=model.dtype))
 
 
-def _settings(model: MLP, *, objective, eta, noise, optimizer, lr, momentum, batch_size, seed, layers, biases):
+def _settings(model: MLP, *, objective: str, eta: float, noise: str, optimizer: str, lr: float, momentum: float,
+              batch_size: int, seed: int, layers: Collection[int] | None,
+              biases: bool) -> tuple[_core.TrainSettings, dict[str, Any]]:
     """Validated settings, as the compiled core's TrainSettings and as a plain dict."""
     objective = _checks.as_choice(objective, "objective", OBJECTIVES)
     noise = _checks.as_choice(noise, "noise", NOISE_MODES)
@@ -86,7 +92,7 @@ def _settings(model: MLP, *, objective, eta, noise, optimizer, lr, momentum, bat
     return core, plain
 
 
-def _batch(model: MLP, X, y, ids):
+def _batch(model: MLP, X: ArrayLike, y: ArrayLike, ids: ArrayLike | None) -> tuple[Array, Array, NDArray[np.int64]]:
     X = _checks.as_inputs(model, X)
     y = _checks.as_example_vector(model, y, X.shape[0], "y")
     if ids is None:
@@ -99,9 +105,9 @@ def _batch(model: MLP, X, y, ids):
     return X, y, np.ascontiguousarray(ids, dtype=np.int64)
 
 
-def objective_grad(model: MLP, X, y, ids=None, *, objective: str = "plain", eta: float = 0.0,
-                   noise: str = "local", seed: int = 0, epoch: int = 0, step: int = 0, layers=None,
-                   biases: bool = True) -> np.ndarray:
+def objective_grad(model: MLP, X: ArrayLike, y: ArrayLike, ids: ArrayLike | None = None, *, objective: str = "plain",
+                   eta: float = 0.0, noise: str = "local", seed: int = 0, epoch: int = 0, step: int = 0,
+                   layers: Collection[int] | None = None, biases: bool = True) -> FloatArray:
     """Gradient of one minibatch's training objective (the mean over the batch).
 
     Parameters
@@ -126,15 +132,18 @@ def objective_grad(model: MLP, X, y, ids=None, *, objective: str = "plain", eta:
                            step=step, layers=layers, biases=biases)[1]
 
 
-def objective(model: MLP, X, y, ids=None, *, objective: str = "plain", eta: float = 0.0, noise: str = "local",
-              seed: int = 0, epoch: int = 0, step: int = 0, layers=None, biases: bool = True):
+def objective(model: MLP, X: ArrayLike, y: ArrayLike, ids: ArrayLike | None = None, *, objective: str = "plain",
+              eta: float = 0.0, noise: str = "local", seed: int = 0, epoch: int = 0, step: int = 0,
+              layers: Collection[int] | None = None, biases: bool = True) -> np.floating[Any]:
     """The minibatch objective that :func:`objective_grad` differentiates: J, J + η·Ω,
     or the loss under this presentation's noise."""
     return _value_and_grad(model, X, y, ids, objective=objective, eta=eta, noise=noise, seed=seed, epoch=epoch,
                            step=step, layers=layers, biases=biases)[0]
 
 
-def _value_and_grad(model, X, y, ids, *, objective, eta, noise, seed, epoch, step, layers, biases):
+def _value_and_grad(model: MLP, X: ArrayLike, y: ArrayLike, ids: ArrayLike | None, *, objective: str, eta: float,
+                    noise: str, seed: int, epoch: int, step: int, layers: Collection[int] | None,
+                    biases: bool) -> tuple[np.floating[Any], FloatArray]:
     model = _checks.check_model(model)
     X, y, ids = _batch(model, X, y, ids)
     core, plain = _settings(model, objective=objective, eta=eta, noise=noise, optimizer="sgd", lr=1.0,
@@ -148,9 +157,10 @@ def _value_and_grad(model, X, y, ids, *, objective, eta, noise, seed, epoch, ste
     return model.dtype.type(value), grad
 
 
-def train_step(model: MLP, X, y, state: OptimizerState, ids=None, *, objective: str = "plain", eta: float = 0.0,
-               noise: str = "local", lr: float, momentum: float = 0.0, seed: int = 0, epoch: int = 0,
-               layers=None, biases: bool = True):
+def train_step(model: MLP, X: ArrayLike, y: ArrayLike, state: OptimizerState, ids: ArrayLike | None = None, *,
+               objective: str = "plain", eta: float = 0.0, noise: str = "local", lr: float, momentum: float = 0.0,
+               seed: int = 0, epoch: int = 0, layers: Collection[int] | None = None,
+               biases: bool = True) -> tuple[MLP, OptimizerState, float]:
     """One optimizer step on the minibatch ``ids``.
 
     Returns
@@ -199,12 +209,12 @@ class FitResult:
     """
 
     model: MLP
-    history: list = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
     state: OptimizerState | None = None
-    settings: dict = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
 
-    def curve(self, key: str) -> np.ndarray:
+    def curve(self, key: str) -> NDArray[np.float64]:
         """One history entry across epochs, e.g. ``result.curve("loss")`` (NaN where missing)."""
         return np.array([record.get(key, np.nan) for record in self.history], dtype=float)
 
@@ -212,7 +222,7 @@ class FitResult:
 class FitInterrupted(KeyboardInterrupt):
     """Ctrl-C during :func:`fit`; ``.result`` holds the model of the last finished epoch."""
 
-    def __init__(self, result: FitResult):
+    def __init__(self, result: FitResult) -> None:
         super().__init__(f"training interrupted after {len(result.history)} finished epochs; "
                          "the exception's .result holds that model and its history")
         self.result = result
@@ -230,7 +240,7 @@ def _check_state(model: MLP, state: OptimizerState) -> None:
         raise ValueError("state.moments must be finite floating-point numbers")
 
 
-def _check_fit_memory(model: MLP, n_examples: int, settings: dict, monitor: bool, eval_draws: int) -> None:
+def _check_fit_memory(model: MLP, n_examples: int, settings: dict[str, Any], monitor: bool, eval_draws: int) -> None:
     """The largest working memory of one fit: a minibatch step, or the monitored J, η·Ω, η·C and J̃_η."""
     _checks.check_kernel_memory(model, "train", min(settings["batch_size"], n_examples), "fit")
     if monitor:
@@ -240,7 +250,7 @@ def _check_fit_memory(model: MLP, n_examples: int, settings: dict, monitor: bool
                                         n_draws=eval_draws, noise=settings["noise"])
 
 
-def _fingerprint(X: np.ndarray, y: np.ndarray) -> str:
+def _fingerprint(X: Array, y: Array) -> str:
     digest = hashlib.sha256()
     for array in (X, y):
         digest.update(str(array.shape).encode())
@@ -248,7 +258,8 @@ def _fingerprint(X: np.ndarray, y: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _monitor(model, X, y, validation, eta, noise, eval_draws, seed, layers, biases) -> dict:
+def _monitor(model: MLP, X: Array, y: Array, validation: tuple[Array, Array] | None, eta: float, noise: str,
+             eval_draws: int, seed: int, layers: Collection[int] | None, biases: bool) -> dict[str, float]:
     start = time.perf_counter()
     J = float(loss(model, X, y))
     record = dict(loss=J, eta_penalty=eta * float(penalty(model, X, layers=layers, biases=biases)),
@@ -264,10 +275,12 @@ def _monitor(model, X, y, validation, eta, noise, eval_draws, seed, layers, bias
     return record
 
 
-def fit(model: MLP, X, y, *, objective: str = "plain", eta: float = 0.0, noise: str = "local",
+def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta: float = 0.0, noise: str = "local",
         optimizer: str = "sgd", lr: float, momentum: float = 0.0, epochs: int, batch_size: int, seed: int = 0,
-        validation=None, callback=None, progress: bool = True, monitor: bool = True, eval_draws: int = 8,
-        checkpoint=None, resume: bool = False, layers=None, biases: bool = True) -> FitResult:
+        validation: tuple[ArrayLike, ArrayLike] | None = None,
+        callback: Callable[[dict[str, Any], MLP], bool | None] | None = None, progress: bool = True,
+        monitor: bool = True, eval_draws: int = 8, checkpoint: StrPath | None = None, resume: bool = False,
+        layers: Collection[int] | None = None, biases: bool = True) -> FitResult:
     """Train a copy of ``model`` by minibatch SGD or Adam on one objective.
 
     Parameters
@@ -340,13 +353,14 @@ def fit(model: MLP, X, y, *, objective: str = "plain", eta: float = 0.0, noise: 
     fingerprint = _fingerprint(X, y) if checkpoint is not None else ""
 
     result = FitResult(model.copy(), [], OptimizerState.create(settings["optimizer"], model), settings)
-    if resume and Path(checkpoint).exists():
+    if resume and checkpoint is not None and Path(checkpoint).exists():
         _restore(result, checkpoint, fingerprint)
 
     bar = _progress_bar(progress, epochs, len(result.history), settings["objective"])
     try:
         for epoch in range(len(result.history), epochs):
             start = time.perf_counter()
+            assert result.state is not None  # a new state, or the checkpoint's
             params, moments, step, batch_loss = _core.train_epoch(
                 *_spec(result.model), X, y, core, epoch, result.state.step, result.state.moments)
             trained, state = result.model.with_params(params), OptimizerState(settings["optimizer"], step, moments)
@@ -376,7 +390,7 @@ def fit(model: MLP, X, y, *, objective: str = "plain", eta: float = 0.0, noise: 
     return result
 
 
-def _restore(result: FitResult, checkpoint, fingerprint: str) -> None:
+def _restore(result: FitResult, checkpoint: StrPath, fingerprint: str) -> None:
     saved = persistence.read_checkpoint(checkpoint)
     model = saved["model"]
     if (model.layer_sizes, model.activation, model.dtype) != (result.model.layer_sizes, result.model.activation,
@@ -393,7 +407,7 @@ def _restore(result: FitResult, checkpoint, fingerprint: str) -> None:
     result.history = saved["history"]
 
 
-def _progress_bar(progress: bool, epochs: int, done: int, objective: str):
+def _progress_bar(progress: bool, epochs: int, done: int, objective: str) -> Any:
     if not progress:
         return None
     from tqdm.auto import tqdm

@@ -15,12 +15,20 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import weightnoise as wn
 
 from . import datasets, plots
+from ._typing import StrPath
 from .experiments import OBJECTIVES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .cli import _Say
 
 DEFAULT_ETAS = [0.003, 0.01, 0.03]
 DEFAULT_SEEDS = [0, 1, 2]
@@ -43,11 +51,11 @@ RESULTS = {"csv": "results.csv", "parquet": "results.parquet"}
 FIGURE = "sweep.png"
 
 
-def add_parser(commands) -> argparse.ArgumentParser:
+def add_parser(commands: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
     """Add the ``sweep`` subcommand to the ``weightnoise`` command's subparsers."""
     from .cli import _fraction, _non_negative_int, _positive_float, _positive_int
 
-    parser = commands.add_parser(
+    parser: argparse.ArgumentParser = commands.add_parser(
         "sweep", help="grids of η, seeds, architectures and data sets, trained on a Dask cluster",
         description="Trains every point of a grid (the product of the grid options' values) as one Dask task: "
                     "plain, noise and penalty training from one start, their final J, J̃_η, ηΩ, ηC and test J, "
@@ -94,12 +102,12 @@ def add_parser(commands) -> argparse.ArgumentParser:
     return parser
 
 
-def _setting_type(setting: str):
+def _setting_type(setting: str) -> Callable[[str], Any]:
     """argparse's type for one grid value; sweep() checks the values once more, naming the point."""
     from ._sweep_grid import as_hidden
     from .cli import _momentum, _non_negative_int, _positive_float, _positive_int
 
-    def hidden(text: str) -> list:
+    def hidden(text: str) -> list[int]:
         try:
             return as_hidden(text, "--hidden")
         except (TypeError, ValueError) as exc:
@@ -114,7 +122,7 @@ def _setting_type(setting: str):
             raise argparse.ArgumentTypeError(f"must be a finite non-negative number, got {text!r}")
         return value
 
-    def choice(choices):
+    def choice(choices: Collection[str]) -> Callable[[str], str]:
         def check(text: str) -> str:
             if text not in choices:
                 raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)}; got {text!r}")
@@ -149,7 +157,7 @@ def check(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
-def read_grid(path) -> dict | list:
+def read_grid(path: StrPath) -> dict[str, Any] | list[Any]:
     """A grid from a JSON file: a dict of lists, or a list of dicts."""
     from .cli import CLIError
 
@@ -165,7 +173,7 @@ def read_grid(path) -> dict | list:
     return grid
 
 
-def load_data(args) -> dict:
+def load_data(args: argparse.Namespace) -> dict[str, datasets.Dataset]:
     """The named data sets the arguments ask for."""
     names = args.data or ([] if args.csv else ["synthetic"])
     data = {name: datasets.load(name, n_examples=args.n_examples, test_fraction=args.test_fraction,
@@ -177,7 +185,7 @@ def load_data(args) -> dict:
     return data
 
 
-def run(args, say) -> dict:
+def run(args: argparse.Namespace, say: _Say) -> dict[str, Any]:
     """Run the sweep; print a summary table; write the results file and the figure."""
     from .cli import CLIError, _output_folder
     from .sweep import sweep
@@ -201,7 +209,7 @@ def run(args, say) -> dict:
     return {"results": results, "path": str(path), "figures": figures}
 
 
-def summary_table(results) -> str:
+def summary_table(results: pd.DataFrame) -> str:
     """Means over seeds per η (and per other setting that varies): test J of each objective and the
     noise–penalty distance."""
     from ._sweep_grid import SETTINGS
@@ -217,11 +225,11 @@ def summary_table(results) -> str:
         columns["noise–penalty distance"] = ("noise_penalty_distance", "mean")
     columns["seeds"] = ("seed", "nunique")
     table = finished.groupby([*varying, "eta"], dropna=False).agg(**columns)
-    text = table.to_string(float_format=lambda value: f"{value:.4g}" if math.isfinite(value) else "-")
+    text: str = table.to_string(float_format=lambda value: f"{value:.4g}" if math.isfinite(value) else "-")
     return "Means over seeds\n" + text
 
 
-def _draw(results, path: Path, say) -> list:
+def _draw(results: pd.DataFrame, path: Path, say: _Say) -> list[str]:
     from . import report
 
     if not plots.available():

@@ -18,13 +18,16 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn, Protocol
 
 import numpy as np
 
 import weightnoise as wn
 
 from . import _sweep_cli, datasets, experiments, plots, report
+from ._typing import StrPath
 
 COMMANDS = ("demo", "equivalence", "train")
 DEFAULT_GRID = [float(f"{eta:.3g}") for eta in np.logspace(-5, -1, 9)]
@@ -40,7 +43,7 @@ class CLIError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``weightnoise: error: …`` and a pointer to --help."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_ERROR, f"weightnoise: error: {message} (see '{self.prog} --help')\n")
 
 
@@ -92,8 +95,8 @@ def _momentum(text: str) -> float:
     return value
 
 
-def _common_options() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
+def _common_options() -> _Parser:
+    parent = _Parser(add_help=False)
     data = parent.add_argument_group("data (inputs and target are standardized with the training rows' statistics)")
     data.add_argument("--data", choices=("synthetic", "diabetes"), default="synthetic",
                       help="built-in data: a synthetic regression problem generated from --seed (default), or "
@@ -133,7 +136,7 @@ def _common_options() -> argparse.ArgumentParser:
     return parent
 
 
-def _grid_option(parser, flag: str, dest: str) -> None:
+def _grid_option(parser: argparse.ArgumentParser, flag: str, dest: str) -> None:
     parser.add_argument(flag, dest=dest, type=_positive_float, nargs="+", default=DEFAULT_GRID, metavar="ETA",
                         help="the grid of noise variances η of the equivalence table (default 9 values, "
                              "log-spaced from 1e-5 to 1e-1)")
@@ -142,7 +145,7 @@ def _grid_option(parser, flag: str, dest: str) -> None:
                              "down to smaller η with more draws, at proportional cost")
 
 
-def _train_etas_option(parser, flag: str) -> None:
+def _train_etas_option(parser: argparse.ArgumentParser, flag: str) -> None:
     parser.add_argument(flag, dest="train_etas", type=_positive_float, nargs="+", default=DEFAULT_TRAIN_ETAS,
                         metavar="ETA", help="noise variances η to train with (default 0.003 0.03)")
     parser.add_argument("--eval-draws", type=_positive_int, default=100, metavar="K",
@@ -182,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse(argv=None) -> argparse.Namespace:
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parsed arguments; no command means ``demo``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
@@ -205,6 +208,14 @@ def parse(argv=None) -> argparse.Namespace:
     return args
 
 
+class _Say(Protocol):
+    """What run() prints through: a line (or an empty one), and a section heading."""
+
+    def __call__(self, text: str = "") -> None: ...
+
+    def section(self, title: str) -> None: ...
+
+
 class _Console:
     """Prints to stdout, spelling symbols in ASCII where the terminal cannot show them."""
 
@@ -217,12 +228,12 @@ class _Console:
         self("─" * min(len(title), 100))
 
 
-def _settings(args) -> dict:
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
     skip = {"no_progress"}
     return {key: value for key, value in vars(args).items() if key not in skip}
 
 
-def _jsonable(value):
+def _jsonable(value: object) -> object:
     """Plain JSON types; NaN and infinities become null."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -239,7 +250,7 @@ def _jsonable(value):
     return value
 
 
-def run(args, say=None) -> dict:
+def run(args: argparse.Namespace, say: _Say | None = None) -> dict[str, Any]:
     """Run the command ``args`` asks for; print its tables; write results.json and the figures."""
     say = say or _Console()
     if args.command == "sweep":
@@ -301,7 +312,7 @@ def run(args, say=None) -> dict:
     return results
 
 
-def _output_folder(path) -> Path:
+def _output_folder(path: StrPath) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} is a file, not a folder")
@@ -309,7 +320,7 @@ def _output_folder(path) -> Path:
     return out
 
 
-def _draw(results: dict, out: Path, args, say) -> list:
+def _draw(results: dict[str, Any], out: Path, args: argparse.Namespace, say: _Say) -> list[str]:
     if args.no_plots:
         return []
     if not plots.available():
@@ -319,7 +330,7 @@ def _draw(results: dict, out: Path, args, say) -> list:
     return [str(path) for path in plots.draw_all(results, out)]
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``weightnoise`` command; returns the exit status.
 
     Errors in the arguments, the data or the output folder print one line,

@@ -12,8 +12,12 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
+
+from ._typing import StrPath
 
 SYNTHETIC_FEATURES = ("x0", "x1", "x2", "x3", "x4")
 MIN_EXAMPLES = 10
@@ -46,20 +50,20 @@ class Dataset:
 
     name: str
     description: str
-    feature_names: list
+    feature_names: list[str]
     target_name: str
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
+    X_train: NDArray[np.float64]
+    y_train: NDArray[np.float64]
+    X_test: NDArray[np.float64]
+    y_test: NDArray[np.float64]
     target_mean: float = 0.0
     target_std: float = 1.0
 
     @property
     def n_features(self) -> int:
-        return self.X_train.shape[1]
+        return int(self.X_train.shape[1])
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """Plain Python types, for JSON."""
         return {"name": self.name, "description": self.description, "n_train": int(self.X_train.shape[0]),
                 "n_test": int(self.X_test.shape[0]), "n_features": self.n_features,
@@ -68,7 +72,8 @@ class Dataset:
                 "target_mean": float(self.target_mean), "target_std": float(self.target_std)}
 
 
-def synthetic(n_examples: int = 800, noise: float = 0.3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic(n_examples: int = 800, noise: float = 0.3,
+              seed: int = 0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """A deterministic regression problem with five standard-normal inputs.
 
     y = sin(2·x0) + x1·x2 / 2 + 0.3·tanh(x3) + noise·N(0, 1); x4 is irrelevant.
@@ -84,7 +89,7 @@ def synthetic(n_examples: int = 800, noise: float = 0.3, seed: int = 0) -> tuple
     return X, y
 
 
-def diabetes() -> tuple[np.ndarray, np.ndarray, list]:
+def diabetes() -> tuple[NDArray[np.float64], NDArray[np.float64], list[str]]:
     """scikit-learn's diabetes data (442 patients, 10 inputs), which ships inside scikit-learn."""
     try:
         from sklearn.datasets import load_diabetes
@@ -96,7 +101,7 @@ def diabetes() -> tuple[np.ndarray, np.ndarray, list]:
         list(bunch.feature_names)
 
 
-def read_csv(path, target: str) -> tuple[np.ndarray, np.ndarray, list]:
+def read_csv(path: StrPath, target: str) -> tuple[NDArray[np.float64], NDArray[np.float64], list[str]]:
     """Numeric columns of a CSV file with a header row: every column but ``target`` is an input.
 
     Raises
@@ -147,7 +152,8 @@ def _number(cell: str, path: Path, line: int, column: str) -> float:
     return value
 
 
-def split_and_standardize(X: np.ndarray, y: np.ndarray, *, test_fraction: float, seed: int) -> dict:
+def split_and_standardize(X: NDArray[np.float64], y: NDArray[np.float64], *, test_fraction: float,
+                          seed: int) -> dict[str, Any]:
     """A random train/test split by ``seed``, standardized with the training rows' statistics.
 
     Inputs with no spread in the training rows are centred but not scaled.
@@ -169,7 +175,7 @@ def split_and_standardize(X: np.ndarray, y: np.ndarray, *, test_fraction: float,
     target_mean, target_std = float(y[train].mean()), float(y[train].std())
     if target_std == 0:
         raise DataError("the target is constant on the training rows; there is nothing to fit")
-    def standardize(rows):
+    def standardize(rows: NDArray[np.intp]) -> NDArray[np.float64]:
         return np.ascontiguousarray((X[rows] - mean) / std)
 
     return {"X_train": standardize(train), "y_train": (y[train] - target_mean) / target_std,
@@ -177,8 +183,8 @@ def split_and_standardize(X: np.ndarray, y: np.ndarray, *, test_fraction: float,
             "target_mean": target_mean, "target_std": target_std}
 
 
-def load(data: str = "synthetic", *, csv_path=None, target=None, n_examples: int = 800, test_fraction: float = 0.25,
-         seed: int = 0) -> Dataset:
+def load(data: str = "synthetic", *, csv_path: StrPath | None = None, target: str | None = None,
+         n_examples: int = 800, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     """The data set the command line asks for, standardized and split.
 
     Parameters

@@ -16,14 +16,22 @@ figures and ``results.json`` are made from.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from tqdm.auto import tqdm
 
 import weightnoise as wn
 
 from ._expansion import log_log_slope
+from ._typing import FloatArray
+
+if TYPE_CHECKING:
+    from .datasets import Dataset
+    from .model import MLP
 
 OBJECTIVES = ("plain", "noise", "penalty")
 
@@ -52,11 +60,12 @@ class Schedule:
     cooldown_epochs: int = 200
     batch_size: int | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def monitor_terms(model, X, y, eta: float, *, noise: str, n_draws: int, seed: int, validation=None) -> dict:
+def monitor_terms(model: MLP, X: ArrayLike, y: ArrayLike, eta: float, *, noise: str, n_draws: int, seed: int,
+                  validation: tuple[ArrayLike, ArrayLike] | None = None) -> dict[str, float]:
     """J, η·Ω, η·C and J̃_η (± its standard error) on (X, y), and J on ``validation``:
     the keys of :func:`weightnoise.fit`'s monitored history."""
     terms = wn.second_order(model, X, y, eta)
@@ -68,8 +77,9 @@ def monitor_terms(model, X, y, eta: float, *, noise: str, n_draws: int, seed: in
     return record
 
 
-def train(model, X, y, *, objective: str, eta: float, noise: str, schedule: Schedule, seed: int,
-          validation=None, monitor_every: int = 0, monitor_draws: int = MONITOR_DRAWS, progress: bool = True):
+def train(model: MLP, X: FloatArray, y: FloatArray, *, objective: str, eta: float, noise: str, schedule: Schedule,
+          seed: int, validation: tuple[ArrayLike, ArrayLike] | None = None, monitor_every: int = 0,
+          monitor_draws: int = MONITOR_DRAWS, progress: bool = True) -> tuple[MLP, list[dict[str, Any]]]:
     """Train a copy of ``model`` with ``schedule``: both phases through :func:`weightnoise.fit`.
 
     Parameters
@@ -90,10 +100,10 @@ def train(model, X, y, *, objective: str, eta: float, noise: str, schedule: Sche
                 "momentum": schedule.momentum, "batch_size": schedule.batch_size or X.shape[0], "monitor": False,
                 "progress": progress}
 
-    def measure(trained):
+    def measure(trained: MLP) -> dict[str, float]:
         return monitor_terms(trained, X, y, eta, noise=noise, n_draws=monitor_draws, seed=seed, validation=validation)
 
-    history = [{"epoch": 0, "phase": 0, **measure(model)}] if monitor_every else []
+    history: list[dict[str, Any]] = [{"epoch": 0, "phase": 0, **measure(model)}] if monitor_every else []
     phases = [(1, schedule.lr, schedule.epochs, seed), (2, schedule.lr / 10, schedule.cooldown_epochs, seed + 1)]
     for phase, lr, epochs, phase_seed in phases:
         if epochs > 0:
@@ -104,12 +114,13 @@ def train(model, X, y, *, objective: str, eta: float, noise: str, schedule: Sche
     return model, history
 
 
-def _train_phase(model, X, y, settings: dict, *, lr: float, epochs: int, seed: int, done: int, monitor_every: int,
-                 measure):
+def _train_phase(model: MLP, X: FloatArray, y: FloatArray, settings: dict[str, Any], *, lr: float, epochs: int,
+                 seed: int, done: int, monitor_every: int,
+                 measure: Callable[[MLP], dict[str, float]]) -> tuple[MLP, list[dict[str, Any]]]:
     """One :func:`weightnoise.fit` call; its records numbered on from ``done``, monitored where due."""
-    measured = {}  # this phase's epoch -> monitored terms
+    measured: dict[int, dict[str, float]] = {}  # this phase's epoch -> monitored terms
 
-    def record_terms(record, trained):
+    def record_terms(record: dict[str, Any], trained: MLP) -> None:
         if monitor_every and ((done + record["epoch"]) % monitor_every == 0 or record["epoch"] == epochs):
             measured[record["epoch"]] = measure(trained)
 
@@ -119,7 +130,8 @@ def _train_phase(model, X, y, settings: dict, *, lr: float, epochs: int, seed: i
     return result.model, records
 
 
-def residual_slopes(etas, residual, stderr, in_range) -> dict:
+def residual_slopes(etas: ArrayLike, residual: ArrayLike, stderr: ArrayLike,
+                    in_range: NDArray[np.bool_]) -> dict[str, Any]:
     """The log-log slope of |residual| against η over the η where it is resolved and in range.
 
     Returns
@@ -143,8 +155,8 @@ def residual_slopes(etas, residual, stderr, in_range) -> dict:
             "resolved": resolved.tolist(), "fitted": fitted.tolist(), "local": local.tolist()}
 
 
-def measure_equivalence(model, X, y, etas, *, n_draws: int, noise: str, seed: int, label: str,
-                        progress: bool = True) -> dict:
+def measure_equivalence(model: MLP, X: FloatArray, y: FloatArray, etas: Iterable[float], *, n_draws: int, noise: str,
+                        seed: int, label: str, progress: bool = True) -> dict[str, Any]:
     """:func:`weightnoise.equivalence` one η at a time (for the progress bar), with honest slopes.
 
     Every η uses the same seed, so the draws are common random numbers and the
@@ -159,7 +171,7 @@ def measure_equivalence(model, X, y, etas, *, n_draws: int, noise: str, seed: in
     etas = table["eta"]
     first_order = np.abs(etas * (omega + C))
     in_range = np.abs(table["residual_second_order"]) <= EXPANSION_RANGE * first_order
-    columns = {name: table[name].tolist() for name in table.dtype.names}
+    columns = {name: table[name].tolist() for name in table.dtype.names or ()}
     return {"label": label, "loss": J, "penalty": omega, "curvature": C, "noise": noise, "n_draws": n_draws,
             "antithetic": True, "seed": seed, "n_examples": int(X.shape[0]), "table": columns,
             "in_expansion_range": in_range.tolist(),
@@ -168,8 +180,9 @@ def measure_equivalence(model, X, y, etas, *, n_draws: int, noise: str, seed: in
             "seconds": time.perf_counter() - start}
 
 
-def equivalence_experiment(dataset, *, layer_sizes, activation: str, etas, n_draws: int, noise: str,
-                           schedule: Schedule, seed: int, progress: bool = True) -> dict:
+def equivalence_experiment(dataset: Dataset, *, layer_sizes: Sequence[int], activation: str, etas: Iterable[float],
+                           n_draws: int, noise: str, schedule: Schedule, seed: int,
+                           progress: bool = True) -> dict[str, Any]:
     """The equivalence table on the training rows, at initialization and after plain training."""
     model = wn.MLP(layer_sizes, activation, seed=seed)
     X, y = dataset.X_train, dataset.y_train
@@ -185,12 +198,13 @@ def equivalence_experiment(dataset, *, layer_sizes, activation: str, etas, n_dra
     return {"at_initialization": at_init, "after_training": after, "plain_training": training}
 
 
-def _rms_distance(a, b, X) -> float:
+def _rms_distance(a: MLP, b: MLP, X: ArrayLike) -> float:
     return float(np.sqrt(np.mean((wn.predict(a, X) - wn.predict(b, X)) ** 2)))
 
 
-def _final_terms(model, dataset, eta: float, *, n_draws: int, noise: str, seed: int) -> dict:
-    out = {}
+def _final_terms(model: MLP, dataset: Dataset, eta: float, *, n_draws: int, noise: str,
+                 seed: int) -> dict[str, float]:
+    out: dict[str, float] = {}
     for split, X, y in (("train", dataset.X_train, dataset.y_train), ("test", dataset.X_test, dataset.y_test)):
         estimate = wn.perturbed_loss(model, X, y, eta, n_draws, noise, True, seed)
         out[f"{split}_loss"] = float(wn.loss(model, X, y))
@@ -201,8 +215,9 @@ def _final_terms(model, dataset, eta: float, *, n_draws: int, noise: str, seed: 
     return out
 
 
-def training_experiment(dataset, *, layer_sizes, activation: str, etas, noise: str, schedule: Schedule, seed: int,
-                        n_draws: int, monitor_every: int = 10, progress: bool = True) -> dict:
+def training_experiment(dataset: Dataset, *, layer_sizes: Sequence[int], activation: str, etas: Iterable[float],
+                        noise: str, schedule: Schedule, seed: int, n_draws: int, monitor_every: int = 10,
+                        progress: bool = True) -> dict[str, Any]:
     """Plain, noise and penalty training from one start, for each η.
 
     Every objective starts from the same initialization and sees the same
@@ -211,10 +226,11 @@ def training_experiment(dataset, *, layer_sizes, activation: str, etas, noise: s
     functions on the test inputs.
     """
     start_model = wn.MLP(layer_sizes, activation, seed=seed)
-    runs = []
+    runs: list[dict[str, Any]] = []
     for eta in etas:
         start = time.perf_counter()
-        models, histories = {}, {}
+        models: dict[str, MLP] = {}
+        histories: dict[str, list[dict[str, Any]]] = {}
         for objective in tqdm(OBJECTIVES, desc=f"train eta={eta:g}", unit="objective", leave=False,
                               disable=not progress):
             models[objective], histories[objective] = train(

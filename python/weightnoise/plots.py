@@ -8,8 +8,17 @@ backend switch, nothing shown on screen.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
+
+from ._typing import Array, StrPath
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 INSTALL_HINT = "pip install 'weightnoise[plot]' (or pip install matplotlib)"
 COLORS = {"plain": "tab:gray", "noise": "tab:blue", "penalty": "tab:orange"}
@@ -25,7 +34,7 @@ def available() -> bool:
     return True
 
 
-def _figure(n_rows: int, n_cols: int, size):
+def _figure(n_rows: int, n_cols: int, size: tuple[float, float]) -> tuple[Figure, NDArray[np.object_]]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -35,12 +44,12 @@ def _figure(n_rows: int, n_cols: int, size):
     return figure, axes
 
 
-def _title(result: dict, label: str) -> str:
+def _title(result: dict[str, Any], label: str) -> str:
     ratio = result["curvature"] / result["penalty"] if result["penalty"] else float("nan")
     return f"{label}: C/Ω = {ratio:+.1%}"
 
 
-def equivalence_figure(equivalence: dict, path) -> Path:
+def equivalence_figure(equivalence: dict[str, Any], path: StrPath) -> Path:
     """Log-log |J̃_η − J| against η, measured with error bars, and the η·Ω and η·(Ω + C) predictions."""
     figure, axes = _figure(1, 2, (10, 4.2))
     for ax, (key, label) in zip(axes[0], PANELS):
@@ -60,7 +69,7 @@ def equivalence_figure(equivalence: dict, path) -> Path:
     return _save(figure, path)
 
 
-def _fitted_line(ax, eta, fit: dict, residual, color: str, name: str) -> None:
+def _fitted_line(ax: Axes, eta: Array, fit: dict[str, Any], residual: Array, color: str, name: str) -> None:
     fitted = np.asarray(fit["fitted"])
     if fit["n_points"] < 2:
         return
@@ -72,7 +81,7 @@ def _fitted_line(ax, eta, fit: dict, residual, color: str, name: str) -> None:
             label=f"{name}: fitted slope {fit['slope']:.2f}")
 
 
-def slopes_figure(equivalence: dict, path) -> Path:
+def slopes_figure(equivalence: dict[str, Any], path: StrPath) -> Path:
     """|J̃ − (J+ηΩ)| and |J̃ − (J+ηΩ+ηC)| against η with their fitted slopes and the noise floor."""
     figure, axes = _figure(1, 2, (10, 4.2))
     series = (("residual_textbook", "slope_textbook", "tab:orange", "J̃ − (J+ηΩ)"),
@@ -97,7 +106,7 @@ def slopes_figure(equivalence: dict, path) -> Path:
     return _save(figure, path)
 
 
-def training_figure(training: dict, path) -> Path:
+def training_figure(training: dict[str, Any], path: StrPath) -> Path:
     """Training curves of the three objectives: train J, test J and train J̃_η, one row per η."""
     runs = training["runs"]
     figure, axes = _figure(len(runs), 3, (12, 3.3 * len(runs)))
@@ -118,16 +127,16 @@ def training_figure(training: dict, path) -> Path:
     return _save(figure, path)
 
 
-def _save(figure, path) -> Path:
+def _save(figure: Figure, path: StrPath) -> Path:
     path = Path(path)
     figure.savefig(path)
     return path
 
 
-def draw_all(results: dict, folder) -> list[Path]:
+def draw_all(results: dict[str, Any], folder: StrPath) -> list[Path]:
     """Every figure the results allow, as PNG files in ``folder``."""
     folder = Path(folder)
-    paths = []
+    paths: list[Path] = []
     if "equivalence" in results:
         paths.append(equivalence_figure(results["equivalence"], folder / "equivalence.png"))
         paths.append(slopes_figure(results["equivalence"], folder / "residual_slopes.png"))
@@ -143,7 +152,7 @@ SWEEP_DISTANCES = (("noise_penalty_distance", "noise–penalty", "black", "-"),
 SWEEP_MAX_ROWS = 8
 
 
-def sweep_figure(results, path) -> Path:
+def sweep_figure(results: pd.DataFrame, path: StrPath) -> Path:
     """Test J and the distances between the learned functions against η, from a sweep's results.
 
     One line per objective (and per distance): the mean over seeds, shaded
@@ -203,7 +212,7 @@ def sweep_figure(results, path) -> Path:
     return _save(figure, path)
 
 
-def _spread_line(ax, rows, column: str, label: str, color: str, style: str) -> None:
+def _spread_line(ax: Axes, rows: pd.DataFrame, column: str, label: str, color: str, style: str) -> None:
     """The mean of ``column`` over seeds against η, shaded from its minimum to its maximum."""
     stats = rows.groupby("eta")[column].agg(["mean", "min", "max"]).dropna()
     if stats.empty:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from typing import Any
 
 from .experiments import EXPANSION_RANGE, RESOLVED_STDERRS
 
@@ -43,7 +44,7 @@ def _left(text: str, width: int) -> str:
     return text + " " * max(0, width - _width(text))
 
 
-def _g(value: float, digits: int = 3) -> str:
+def _g(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
 
 
@@ -51,14 +52,14 @@ def _eta(value: float) -> str:
     return f"{value:.2g}"
 
 
-def _slope_line(name: str, fit: dict, expected: str) -> str:
+def _slope_line(name: str, fit: dict[str, Any], expected: str) -> str:
     if fit["n_points"] < 2:
         return f"  {name}  not measurable: fewer than two η where it is resolved and in range ({expected})"
     return (f"  {name}  {fit['slope']:5.2f}   over η {_eta(fit['eta_min'])} … {_eta(fit['eta_max'])}, "
             f"{fit['n_points']} points   ({expected})")
 
 
-def equivalence_table(result: dict) -> str:
+def equivalence_table(result: dict[str, Any]) -> str:
     """The table of one :func:`~weightnoise.experiments.measure_equivalence` result."""
     J, omega, C = result["loss"], result["penalty"], result["curvature"]
     ratio = C / omega if omega else float("nan")
@@ -90,7 +91,7 @@ def equivalence_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _objective_row(name: str, final: dict) -> str:
+def _objective_row(name: str, final: dict[str, Any]) -> str:
     cells = [name, f"{final['train_loss']:.4g}", f"{final['test_loss']:.4g}",
              f"{final['train_perturbed_loss']:.4g} ± {final['train_perturbed_loss_stderr']:.2g}",
              f"{final['test_perturbed_loss']:.4g} ± {final['test_perturbed_loss_stderr']:.2g}",
@@ -98,11 +99,11 @@ def _objective_row(name: str, final: dict) -> str:
     return _training_row(cells)
 
 
-def _training_row(cells) -> str:
+def _training_row(cells: list[str]) -> str:
     return _left(cells[0], 9) + "".join("  " + _right(cell, width) for cell, width in zip(cells[1:], TRAINING_WIDTHS))
 
 
-def training_table(run: dict) -> str:
+def training_table(run: dict[str, Any]) -> str:
     """The final terms and function-space distances of one η of the training experiment."""
     lines = [f"η = {run['eta']:g}",
              _training_row(["objective", "train J", "test J", "train J̃_η ± stderr", "test J̃_η ± stderr", "ηΩ", "ηC"])]
@@ -124,7 +125,7 @@ def _verdict(ratio: float) -> str:
     return "noise and penalty training disagree"
 
 
-def schedule_line(schedule: dict, n_train: int) -> str:
+def schedule_line(schedule: dict[str, Any], n_train: int) -> str:
     batch = "full batch" if not schedule["batch_size"] else f"batches of {schedule['batch_size']}"
     momentum = f", momentum {schedule['momentum']:g}" if schedule["optimizer"] == "sgd" else ""
     line = f"{schedule['optimizer']} ({batch} of {n_train} rows{momentum}), lr {schedule['lr']:g} for " \
@@ -134,7 +135,7 @@ def schedule_line(schedule: dict, n_train: int) -> str:
     return line
 
 
-def _curvature_sentence(result: dict, when: str) -> str:
+def _curvature_sentence(result: dict[str, Any], when: str) -> str:
     ratio = result["curvature"] / result["penalty"] if result["penalty"] else float("nan")
     textbook, second = result["slope_textbook"]["slope"], result["slope_second_order"]["slope"]
     if abs(ratio) >= 0.05:
@@ -144,14 +145,14 @@ def _curvature_sentence(result: dict, when: str) -> str:
             f"J + ηΩ + ηC (residual slopes {_g(textbook, 2)} and {_g(second, 2)}).")
 
 
-def relative_distance(run: dict) -> float:
+def relative_distance(run: dict[str, Any]) -> float:
     """The noise–penalty distance over the smaller distance of either to plain training."""
     d = run["distances"]
     scale = min(d["noise_plain"], d["penalty_plain"])
     return d["noise_penalty"] / scale if scale > 0 else float("nan")
 
 
-def summary(results: dict) -> str:
+def summary(results: dict[str, Any]) -> str:
     """A few sentences that read the numbers."""
     lines = []
     equivalence = results.get("equivalence")

@@ -13,6 +13,12 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import distributed
+
+    from ._sweep_task import Threads
 
 DASK_HINT = "pip install 'weightnoise[sweep]' (or pip install 'dask[distributed]' pandas)"
 CONNECT_TIMEOUT = "30s"
@@ -31,12 +37,12 @@ class Cluster:
         One line for the user: where the sweep runs.
     """
 
-    client: object
-    threads: object
+    client: distributed.Client
+    threads: Threads
     description: str
 
 
-def import_distributed():
+def import_distributed() -> Any:  # the distributed module (untyped)
     """``distributed``, or an ImportError that says how to install it."""
     try:
         import distributed
@@ -54,7 +60,7 @@ def machine_cores() -> int:
 
 
 @contextlib.contextmanager
-def connect(client=None, scheduler: str | None = None, n_workers: int | None = None,
+def connect(client: distributed.Client | None = None, scheduler: str | None = None, n_workers: int | None = None,
             threads: int | None = None) -> Iterator[Cluster]:
     """The cluster to run on; what this function started is closed on exit, the user's client is not.
 
@@ -105,7 +111,7 @@ def local_cluster(n_workers: int | None, threads: int | None) -> Iterator[Cluste
         cluster.close()
 
 
-def host_threads(client) -> dict:
+def host_threads(client: distributed.Client) -> dict[str, int]:
     """Threads per task on each worker host: its cores over the task slots of all its workers."""
     from distributed.comm import get_address_host
 
@@ -114,8 +120,8 @@ def host_threads(client) -> dict:
     except TypeError:  # distributed before 2025 lists every worker and takes no argument
         workers = client.scheduler_info()["workers"]
     cores = client.run(machine_cores)  # worker address -> cores of its host
-    slots: dict = {}
-    host_cores: dict = {}
+    slots: dict[str, int] = {}
+    host_cores: dict[str, int] = {}
     for address, info in workers.items():
         host = get_address_host(address)
         slots[host] = slots.get(host, 0) + info["nthreads"]
@@ -125,7 +131,7 @@ def host_threads(client) -> dict:
     return plan
 
 
-def dashboard_line(client) -> str:
+def dashboard_line(client: distributed.Client) -> str:
     """Where the Dask dashboard is, or why it is not served."""
     link = client.dashboard_link
     if importlib.util.find_spec("bokeh") is None:

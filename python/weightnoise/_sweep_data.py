@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from typing import Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .datasets import Dataset
 
 ARRAYS = ("X_train", "y_train", "X_test", "y_test")
 
+# One data set: a Dataset, or the arrays (X_train, y_train, X_test, y_test).
+OneData = Union[Dataset, tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike]]
+# The data of a sweep: one data set, or data sets by name.
+SweepData = Union[OneData, Mapping[str, OneData]]
 
-def as_datasets(data) -> dict[str, Dataset]:
+
+def as_datasets(data: SweepData) -> dict[str, Dataset]:
     """``data`` as named, checked data sets.
 
     Parameters
@@ -29,7 +36,7 @@ def as_datasets(data) -> dict[str, Dataset]:
     if isinstance(data, Mapping):
         if not data:
             raise ValueError("data is an empty mapping; give at least one data set")
-        named = {}
+        named: dict[str, Dataset] = {}
         for name, value in data.items():
             if not isinstance(name, str) or not name:
                 raise TypeError(f"data set names must be non-empty strings, got {name!r}")
@@ -39,7 +46,7 @@ def as_datasets(data) -> dict[str, Dataset]:
     return {dataset.name: dataset}
 
 
-def _as_dataset(value, name: str | None, where: str) -> Dataset:
+def _as_dataset(value: object, name: str | None, where: str) -> Dataset:
     if isinstance(value, Dataset):
         arrays = [getattr(value, array) for array in ARRAYS]
         base = value
@@ -65,7 +72,7 @@ def _as_dataset(value, name: str | None, where: str) -> Dataset:
     return Dataset(name, f"arrays {name!r}", features, "y", X_train, y_train, X_test, y_test)
 
 
-def _as_array(value, where: str) -> np.ndarray:
+def _as_array(value: object, where: str) -> NDArray[np.float64]:
     array = np.asarray(value)
     if array.dtype != np.float64:
         raise TypeError(f"{where} must hold float64 numbers (the models compute in float64), got {array.dtype}")

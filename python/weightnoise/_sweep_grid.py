@@ -13,8 +13,9 @@ import hashlib
 import itertools
 import json
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import Any, Union
 
 from . import _checks
 from .experiments import OBJECTIVES, Schedule
@@ -24,7 +25,7 @@ from .noise import NOISE_MODES
 OPTIMIZERS = ("sgd", "adam")
 # Training defaults are the command line's (experiments.Schedule); cooldown None means half of the epochs.
 _SCHEDULE = {field.name: field.default for field in fields(Schedule)}
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "dataset": None,  # the only data set, or each of several
     "eta": None,  # required
     "seed": 0,
@@ -43,6 +44,8 @@ DEFAULTS = {
 SETTINGS = tuple(DEFAULTS)
 # "objective" names a single objective: {"objective": ["noise", "penalty"]} sweeps over it.
 ALIASES = {"objective": "objectives"}
+# A grid as sweep() takes it: a dict of lists of values, or a list of dicts of settings.
+Grid = Union[Mapping[str, Sequence[Any]], Sequence[Mapping[str, Any]]]
 KEY_LENGTH = 16  # hex digits of the SHA-256: 64 bits, no collision in any realistic sweep
 
 
@@ -58,11 +61,11 @@ class Point:
         A stable hash of ``config`` and the data's contents.
     """
 
-    config: dict
+    config: dict[str, Any]
     key: str
 
 
-def expand(grid, datasets: Mapping[str, str]) -> list[Point]:
+def expand(grid: Grid, datasets: Mapping[str, str]) -> list[Point]:
     """The points of ``grid``, in grid order.
 
     Parameters
@@ -82,6 +85,7 @@ def expand(grid, datasets: Mapping[str, str]) -> list[Point]:
         unknown setting, a bad value (the message names where it is), or two
         points that are the same training run.
     """
+    raw: list[tuple[str, dict[str, Any]]]
     if isinstance(grid, Mapping):
         raw = _product(grid, datasets)
     elif isinstance(grid, Sequence) and not isinstance(grid, (str, bytes)):
@@ -95,7 +99,8 @@ def expand(grid, datasets: Mapping[str, str]) -> list[Point]:
     else:
         raise TypeError(f"grid must be a dict of lists or a list of dicts, got {type(grid).__name__}")
 
-    points, seen = [], {}
+    points: list[Point] = []
+    seen: dict[str, str] = {}  # key -> where
     for where, config in raw:
         config = normalize(config, datasets, where)
         key = point_key(config, datasets[config["dataset"]])
@@ -106,9 +111,9 @@ def expand(grid, datasets: Mapping[str, str]) -> list[Point]:
     return points
 
 
-def _known(config: Mapping, where: str) -> dict:
+def _known(config: Mapping[str, Any], where: str) -> dict[str, Any]:
     """``config`` with aliases resolved; an unknown or doubly given setting is a ValueError."""
-    out = {}
+    out: dict[str, Any] = {}
     for name, value in config.items():
         canonical = ALIASES.get(name, name)
         if canonical not in DEFAULTS:
@@ -121,13 +126,13 @@ def _known(config: Mapping, where: str) -> dict:
     return out
 
 
-def _single_objective(value):
+def _single_objective(value: object) -> object:
     return (value,) if isinstance(value, str) else value
 
 
-def _product(grid: Mapping, datasets: Mapping[str, str]) -> list[tuple[str, dict]]:
+def _product(grid: Mapping[str, Any], datasets: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
     grid = _known(grid, "grid")
-    axes = {}
+    axes: dict[str, list[Any]] = {}
     for name, values in grid.items():
         where = f"grid[{name!r}]"
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
@@ -143,7 +148,7 @@ def _product(grid: Mapping, datasets: Mapping[str, str]) -> list[tuple[str, dict
             for i, combo in enumerate(itertools.product(*axes.values()))]
 
 
-def normalize(config: Mapping, datasets: Mapping[str, str], where: str = "config") -> dict:
+def normalize(config: Mapping[str, Any], datasets: Mapping[str, str], where: str = "config") -> dict[str, Any]:
     """Every setting of one point, checked, defaults filled in, in canonical form (JSON types).
 
     ``where`` names the point in error messages.
@@ -185,7 +190,7 @@ def normalize(config: Mapping, datasets: Mapping[str, str], where: str = "config
     return out
 
 
-def as_hidden(value, name: str = "hidden") -> list[int]:
+def as_hidden(value: object, name: str = "hidden") -> list[int]:
     """Hidden widths from a list of ints, one int, or text such as ``"32x32"``."""
     if isinstance(value, str):
         parts = value.lower().replace(",", "x").split("x")
@@ -200,13 +205,13 @@ def as_hidden(value, name: str = "hidden") -> list[int]:
     return [_checks.as_count(width, f"{name} width") for width in value]
 
 
-def _choice(value, name: str, choices) -> str:
+def _choice(value: object, name: str, choices: Collection[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     return value
 
 
-def _objectives(value, name: str) -> list[str]:
+def _objectives(value: object, name: str) -> list[str]:
     """Objectives in the canonical order, so that a point's key does not depend on how they were listed."""
     value = _single_objective(value)
     if not isinstance(value, Sequence) or not value:
@@ -218,13 +223,13 @@ def _objectives(value, name: str) -> list[str]:
     return [objective for objective in OBJECTIVES if objective in value]
 
 
-def point_key(config: Mapping, data_fingerprint: str) -> str:
+def point_key(config: Mapping[str, Any], data_fingerprint: str) -> str:
     """A stable hash of a normalized config and its data: equal for equal training runs, on any machine."""
     text = json.dumps({"config": dict(config), "data": data_fingerprint}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
 
-def columns(config: Mapping) -> dict:
+def columns(config: Mapping[str, Any]) -> dict[str, Any]:
     """A config as flat columns for a table: lists become text (``hidden`` ``"32x32"``, ``objectives``
     ``"plain+noise"``)."""
     out = dict(config)

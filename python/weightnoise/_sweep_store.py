@@ -20,13 +20,19 @@ import io
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ._sweep_task import COLUMNS, INTEGER_COLUMNS, TEXT_COLUMNS
+from ._typing import StrPath
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 PARQUET_HINT = "pip install 'weightnoise[parquet]' (or pip install pyarrow)"
 
 
-def open_store(out):
+def open_store(out: StrPath | None) -> MemoryStore:
     """The store for ``out``: None (memory), a ``.parquet`` folder, or a CSV file (any other name)."""
     if out is None:
         return MemoryStore()
@@ -39,28 +45,30 @@ def open_store(out):
 class MemoryStore:
     """Rows in memory only."""
 
-    path = None
+    path: Path | None = None
 
-    def __init__(self):
-        self._rows: list[dict] = []
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] = []
 
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[dict[str, Any]]:
         return list(self._rows)
 
-    def append(self, row: dict) -> None:
+    def append(self, row: dict[str, Any]) -> None:
         self._rows.append(dict(row))
 
     def finished(self, retry_errors: bool = True) -> set[str]:
         return finished_keys(self.rows(), retry_errors)
 
-    def frame(self):
+    def frame(self) -> pd.DataFrame:
         return as_frame(self.rows())
 
 
 class CsvStore(MemoryStore):
     """One CSV file with a header row; rows appended and flushed one at a time."""
 
-    def __init__(self, path: Path):
+    path: Path
+
+    def __init__(self, path: StrPath) -> None:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_file():
             raise ValueError(f"out {self.path} exists and is not a file")
@@ -82,13 +90,13 @@ class CsvStore(MemoryStore):
                 raise ValueError(f"out {self.path} is not a results file of this weightnoise version's sweep "
                                  "(its columns differ); choose another file")
 
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
         with open(self.path, newline="", encoding="utf-8") as handle:
             return [row for row in csv.DictReader(handle) if None not in row and None not in row.values()]
 
-    def append(self, row: dict) -> None:
+    def append(self, row: dict[str, Any]) -> None:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         if not self.path.exists() or self.path.stat().st_size == 0:
@@ -104,7 +112,9 @@ class CsvStore(MemoryStore):
 class ParquetStore(MemoryStore):
     """A folder with one Parquet file per point, ``<key>.parquet``, each replaced atomically."""
 
-    def __init__(self, path: Path):
+    path: Path
+
+    def __init__(self, path: StrPath) -> None:
         try:
             import pyarrow  # noqa: F401
         except ImportError:
@@ -114,14 +124,14 @@ class ParquetStore(MemoryStore):
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"out {self.path} exists and is not a folder (Parquet results are a folder)")
 
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[dict[str, Any]]:
         import pyarrow.parquet as pq
 
         if not self.path.exists():
             return []
         return [row for part in sorted(self.path.glob("*.parquet")) for row in pq.read_table(part).to_pylist()]
 
-    def append(self, row: dict) -> None:
+    def append(self, row: dict[str, Any]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -135,31 +145,31 @@ class ParquetStore(MemoryStore):
         os.replace(temporary, final)
 
 
-def arrow_schema():
+def arrow_schema() -> pa.Schema:
     """One schema for every part file, so that the folder reads as one table."""
     import pyarrow as pa
 
-    def kind(name):
+    def kind(name: str) -> pa.DataType:
         return pa.string() if name in TEXT_COLUMNS else pa.int64() if name in INTEGER_COLUMNS else pa.float64()
 
     return pa.schema([(name, kind(name)) for name in COLUMNS])
 
 
-def finished_keys(rows: list[dict], retry_errors: bool) -> set[str]:
+def finished_keys(rows: list[dict[str, Any]], retry_errors: bool) -> set[str]:
     """Keys whose last row is a result (or any row, unless errors are to be retried)."""
     last = {row["key"]: row for row in rows}
     return {key for key, row in last.items() if not (retry_errors and row.get("error"))}
 
 
-def as_frame(rows: list[dict]):
+def as_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """A pandas DataFrame of the last row of each key, with one dtype per column in either format:
     text (missing as ""), nullable integers, floats."""
     import pandas as pd
 
     last = list({row["key"]: row for row in rows}.values())
-    data = {}
+    data: dict[str, Any] = {}
     for name in COLUMNS:
-        values = [row.get(name) for row in last]
+        values: list[Any] = [row.get(name) for row in last]
         if name in TEXT_COLUMNS:
             data[name] = pd.Series(["" if value is None else str(value) for value in values], dtype=object)
         elif name in INTEGER_COLUMNS:
@@ -170,6 +180,6 @@ def as_frame(rows: list[dict]):
     return pd.DataFrame(data, columns=list(COLUMNS))
 
 
-def _missing(value) -> bool:
+def _missing(value: object) -> bool:
     """None, "" (CSV) or NaN: no value."""
     return value is None or value == "" or (isinstance(value, float) and math.isnan(value))

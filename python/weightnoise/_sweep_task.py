@@ -12,12 +12,16 @@ from __future__ import annotations
 import datetime
 import math
 import time
-from typing import Union
+from typing import TYPE_CHECKING, Any, Union
 
 import weightnoise as wn
 
 from . import experiments
 from ._sweep_grid import DEFAULTS
+
+if TYPE_CHECKING:
+    from .datasets import Dataset
+    from .model import MLP
 
 # Per objective: what _final_terms measures on the trained model.
 FINAL_TERMS = ("train_loss", "test_loss", "train_perturbed_loss", "train_perturbed_loss_stderr",
@@ -32,10 +36,11 @@ TEXT_COLUMNS = frozenset({"key", "dataset", "hidden", "activation", "objectives"
                           "worker", "finished", "version"})
 INTEGER_COLUMNS = frozenset({"seed", "epochs", "cooldown_epochs", "batch_size", "eval_draws"})
 
-Threads = Union[int, dict]  # OpenMP threads per task: a number, or per worker host with a "default"
+Threads = Union[int, dict[str, int]]  # OpenMP threads per task: a number, or per worker host with a "default"
 
 
-def run_point(key: str, config: dict, columns: dict, dataset, threads: Threads) -> dict:
+def run_point(key: str, config: dict[str, Any], columns: dict[str, Any], dataset: Dataset,
+              threads: Threads) -> dict[str, Any]:
     """Train and measure one point; never raises for a failure of the point itself.
 
     Parameters
@@ -67,9 +72,9 @@ def run_point(key: str, config: dict, columns: dict, dataset, threads: Threads) 
     return row
 
 
-def blank_row(key: str, columns: dict, error: str = "") -> dict:
+def blank_row(key: str, columns: dict[str, Any], error: str = "") -> dict[str, Any]:
     """A row with the point's settings, nothing measured, and when and by which version it was written."""
-    row = {name: math.nan for name in METRICS}
+    row: dict[str, Any] = {name: math.nan for name in METRICS}
     row.update(key=key, **columns, error=error, worker="", seconds=math.nan, finished=_now(),
                version=wn.__version__)
     return row
@@ -85,14 +90,15 @@ def describe(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def measure(config: dict, dataset) -> dict:
+def measure(config: dict[str, Any], dataset: Dataset) -> dict[str, float]:
     """Train each objective of ``config`` from one start; their final terms and pairwise distances."""
     layer_sizes = (dataset.n_features, *config["hidden"], 1)
     start = wn.MLP(layer_sizes, config["activation"], seed=config["seed"])
     schedule = experiments.Schedule(config["optimizer"], config["lr"], config["momentum"], config["epochs"],
                                      config["cooldown_epochs"], config["batch_size"])
     eta, noise, seed = config["eta"], config["noise"], config["seed"]
-    models, metrics = {}, {}
+    models: dict[str, MLP] = {}
+    metrics: dict[str, float] = {}
     for objective in config["objectives"]:
         models[objective], _ = experiments.train(start, dataset.X_train, dataset.y_train, objective=objective,
                                                  eta=eta, noise=noise, schedule=schedule, seed=seed, progress=False)
@@ -120,6 +126,7 @@ def _worker_address() -> str:
     try:
         from distributed import get_worker
 
-        return get_worker().address
+        address: str = get_worker().address
+        return address
     except (ImportError, ValueError):
         return ""

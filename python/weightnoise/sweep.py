@@ -13,15 +13,27 @@ This module imports neither Dask nor pandas until a sweep runs, so that
 from __future__ import annotations
 
 import math
-import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._typing import StrPath
+
+if TYPE_CHECKING:
+    import distributed
+    import pandas as pd
+
+    from ._sweep_data import SweepData
+    from ._sweep_grid import Grid, Point
+    from ._sweep_store import MemoryStore
+    from .datasets import Dataset
 
 DEFAULT_OUT = "weightnoise-sweep.csv"
 
 
-def sweep(grid, data, *, client=None, scheduler: str | None = None, out: str | os.PathLike | None = DEFAULT_OUT,
-          n_workers: int | None = None, threads: int | None = None, retry_errors: bool = True,
-          progress: bool = True, timeout: float | None = None):
+def sweep(grid: Grid, data: SweepData, *, client: distributed.Client | None = None, scheduler: str | None = None,
+          out: StrPath | None = DEFAULT_OUT, n_workers: int | None = None, threads: int | None = None,
+          retry_errors: bool = True, progress: bool = True, timeout: float | None = None) -> pd.DataFrame:
     """Train and measure every point of ``grid`` as a Dask task; a table with one row per point.
 
     Parameters
@@ -106,7 +118,9 @@ def sweep(grid, data, *, client=None, scheduler: str | None = None, out: str | o
     return frame
 
 
-def _run(pending, datasets, store, *, client, scheduler, n_workers, threads, total, progress, timeout, say) -> None:
+def _run(pending: list[Point], datasets: dict[str, Dataset], store: MemoryStore, *, client: distributed.Client | None,
+         scheduler: str | None, n_workers: int | None, threads: int | None, total: int, progress: bool,
+         timeout: float | None, say: Callable[[str], None]) -> None:
     """Submit the pending points, write each row as it finishes, cancel what is left on the way out."""
     import asyncio
     import uuid
@@ -158,13 +172,13 @@ def _run(pending, datasets, store, *, client, scheduler, n_workers, threads, tot
             say(f"{errors} point{'s' * (errors > 1)} failed; their rows hold the error (column 'error')")
 
 
-def _in_grid_order(frame, points):
+def _in_grid_order(frame: pd.DataFrame, points: list[Point]) -> pd.DataFrame:
     order = {point.key: i for i, point in enumerate(points)}
     frame = frame[frame["key"].isin(order)]
     return frame.iloc[frame["key"].map(order).argsort()].reset_index(drop=True)
 
 
-def load_results(path):
+def load_results(path: StrPath) -> pd.DataFrame:
     """A results file (CSV, or a ``.parquet`` folder) of :func:`sweep` as a DataFrame, one row per point."""
     from pathlib import Path
 
@@ -176,7 +190,7 @@ def load_results(path):
     return open_store(path).frame()
 
 
-def grid_points(grid, data) -> list[dict]:
+def grid_points(grid: Grid, data: SweepData) -> list[dict[str, Any]]:
     """The points ``grid`` expands to, as :func:`sweep` would run them: each config with its ``key``."""
     from . import _sweep_data, _sweep_grid
 
@@ -185,7 +199,8 @@ def grid_points(grid, data) -> list[dict]:
     return [{"key": point.key, **point.config} for point in expanded]
 
 
-def _check_options(*, client, scheduler, n_workers, threads, timeout, retry_errors, progress) -> None:
+def _check_options(*, client: object, scheduler: object, n_workers: object, threads: object, timeout: object,
+                   retry_errors: object, progress: object) -> None:
     if client is not None and scheduler is not None:
         raise ValueError("give client or scheduler, not both")
     if scheduler is not None and not isinstance(scheduler, str):
@@ -201,7 +216,7 @@ def _check_options(*, client, scheduler, n_workers, threads, timeout, retry_erro
             raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
-def _import_pandas():
+def _import_pandas() -> Any:  # the pandas module (untyped)
     try:
         import pandas
     except ImportError:

@@ -37,6 +37,14 @@ def _resolve_sizes(layer_sizes) -> tuple[int, ...]:
     return tuple(int(d) for d in sizes)
 
 
+def _resolve_seed(seed: object) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    return int(seed)
+
+
 class MLP:
     """A multilayer perceptron ŷ(x) with a scalar, linear output.
 
@@ -71,6 +79,14 @@ class MLP:
             raise ValueError(f"unknown activation {activation!r}; choose one of {ACTIVATIONS}")
         self._activation = activation
         self._dtype = _resolve_dtype(dtype)
+        seed = _resolve_seed(seed)
+        from . import _checks  # (imports this module)
+
+        # The parameters and, while they are drawn, the largest weight matrix in float64.
+        largest = max(d_in * d_out for d_in, d_out in zip(self._sizes[:-1], self._sizes[1:]))
+        _checks.check_working_memory(self.n_params * self._dtype.itemsize + 8 * largest,
+                                     f"a model with layer_sizes {list(self._sizes)}",
+                                     "use fewer or narrower layers")
         self._params = np.zeros(self.n_params, dtype=self._dtype)
         rng = np.random.default_rng(seed)
         for W, _ in self.layers:

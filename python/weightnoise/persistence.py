@@ -46,9 +46,12 @@ def _model_arrays(model: MLP) -> dict:
 
 
 def _atomic_savez(path, arrays: dict) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
-                               suffix=".tmp")
+    path = Path(os.fsdecode(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
+                                   suffix=".tmp")
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -61,8 +64,14 @@ def _atomic_savez(path, arrays: dict) -> None:
         raise
 
 
+def _check_path(path: object) -> None:
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a file name (str or os.PathLike), got {type(path).__name__}")
+
+
 def _read(path) -> dict:
     """All arrays of a weightnoise file, checked for format and version."""
+    _check_path(path)
     with open(path, "rb") as f:  # our handle: np.load leaks its own when the zip is damaged
         try:
             with np.load(f, allow_pickle=False) as archive:
@@ -71,7 +80,10 @@ def _read(path) -> dict:
             raise ValueError(f"{path} is not a weightnoise file or is truncated ({exc})") from exc
     if str(arrays.get("format", "")) != FORMAT:
         raise ValueError(f"{path} is not a weightnoise file")
-    version = int(arrays["version"])
+    version = arrays.get("version")
+    if version is None or version.shape != () or version.dtype.kind not in "iu":
+        raise ValueError(f"{path}: the format version must be an integer, got {version!r}")
+    version = int(version)
     if version > VERSION:
         raise ValueError(f"{path} has format version {version}; this weightnoise reads up to {VERSION}")
     return arrays
@@ -98,13 +110,17 @@ def _model_from(arrays: dict, path) -> MLP:
         raise ValueError(f"{path}: {exc}") from None
     if params.dtype != model.dtype:
         raise ValueError(f"{path}: params are {params.dtype} but the file says {model.dtype}")
-    model.params = params
+    try:
+        model.params = params
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
     return model
 
 
 def save(model: MLP, path) -> None:
     """Write ``model`` to ``path`` (atomically); see the module docstring for the format."""
     model = _checks.check_model(model)
+    _check_path(path)
     _atomic_savez(path, dict(_model_arrays(model), kind=np.array("model")))
 
 

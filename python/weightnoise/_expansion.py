@@ -26,7 +26,8 @@ class SecondOrder:
 
 
 def second_order(impl, model, X, y, eta, layers, biases) -> SecondOrder:
-    eta = _checks.as_eta(eta)
+    model = _checks.check_model(model)
+    eta = _checks.as_eta(eta, dtype=model.dtype)
     J = impl.loss(model, X, y)
     eta_omega = eta * impl.penalty(model, X, layers=layers, biases=biases)
     eta_c = eta * impl.curvature(model, X, y, layers=layers, biases=biases)
@@ -34,9 +35,10 @@ def second_order(impl, model, X, y, eta, layers, biases) -> SecondOrder:
 
 
 def log_log_slope(etas: np.ndarray, residuals: np.ndarray) -> float:
-    """Least-squares slope of log|residual| against log η (NaN with fewer than two nonzero residuals)."""
-    keep = np.abs(residuals) > 0
-    if keep.sum() < 2:
+    """Least-squares slope of log|residual| against log η (NaN without two distinct η > 0 with nonzero,
+    finite residuals)."""
+    keep = (np.abs(residuals) > 0) & np.isfinite(residuals) & (etas > 0)
+    if np.unique(etas[keep]).size < 2:
         return float("nan")
     return float(np.polyfit(np.log(etas[keep]), np.log(np.abs(residuals[keep])), 1)[0])
 
@@ -96,7 +98,12 @@ class Equivalence:
 
 
 def equivalence(impl, model, X, y, etas, n_draws, noise, antithetic, seed, layers, biases) -> Equivalence:
-    etas = np.asarray(etas, dtype=np.float64)
+    if isinstance(etas, (str, bytes)):
+        raise TypeError(f"etas must be a sequence of noise variances, got {etas!r}")
+    try:
+        etas = np.asarray(etas, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"etas must be a sequence of real noise variances: {exc}") from None
     if etas.ndim != 1 or etas.size == 0:
         raise ValueError(f"etas must be a non-empty 1-D sequence, got shape {etas.shape}")
     for eta in etas:

@@ -71,5 +71,6 @@ def penalty_and_grad(model: MLP, X: ArrayLike, *, layers: Collection[int] | None
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     weights, bias_flags = _checks.as_subset(model, layers, biases)
+    _checks.check_kernel_memory(model, "penalty_grad", X.shape[0], "penalty_and_grad")
     omega, grad = _core.penalty_grad(*_spec(model), X, weights, bias_flags)
     return _scalar(model, omega), grad

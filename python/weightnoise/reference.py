@@ -131,6 +131,12 @@ def _subset_mask(model: MLP, layers: Collection[int] | None, biases: bool) -> Ar
     return mask
 
 
+def _subset_scale(a: Array, weights_on: bool, bias_on: bool) -> Array:
+    """‖a‖²·[W_l] + [b_l] per example; an unselected W_l adds 0 even where ‖a‖² overflows (not 0·inf = NaN)."""
+    squared = np.sum(a * a, axis=1) if weights_on else np.zeros(a.shape[0], dtype=a.dtype)
+    return squared + bias_on
+
+
 def _per_example_hvp(model: MLP, X: Array, V: Array) -> Array:
     """Rows H_n v_n (n_examples, n_params), for one direction (n_params,) or one per example.
 
@@ -241,7 +247,7 @@ def grad_norms_sq(model: MLP, X: ArrayLike, *, layers: Collection[int] | None = 
     p = _Passes(model, X)
     out = np.zeros(X.shape[0], dtype=model.dtype)
     for l in range(model.n_layers):
-        scale = weights[l] * np.sum(p.a[l] ** 2, axis=1) + bias_flags[l]
+        scale = _subset_scale(p.a[l], weights[l], bias_flags[l])
         out += np.sum(p.delta[l] ** 2, axis=1) * scale
     return out
 
@@ -291,7 +297,7 @@ def _trace_exact(model: MLP, X: Array, weights: list[bool], bias_flags: list[boo
         K = np.einsum("ij,nik,kl->njl", W, M, W)
         M = p.d1[l][:, :, None] * K * p.d1[l][:, None, :]
         M += np.einsum("ni,ij->nij", p.d2[l] * p.g[l], np.eye(W.shape[1], dtype=model.dtype))
-        scale = weights[l] * np.sum(p.a[l] ** 2, axis=1) + bias_flags[l]
+        scale = _subset_scale(p.a[l], weights[l], bias_flags[l])
         out += scale * np.einsum("nii->n", M)
     return out
 
@@ -372,7 +378,7 @@ def _perturbed_predictions(model: MLP, X: Array, mode: str, eta: float, seed: in
     offsets = np.concatenate([[0], np.cumsum(widths)])
     a = X
     for l, (W, b) in enumerate(model.layers):
-        scale = np.sqrt(weights[l] * np.sum(a * a, axis=1) + bias_flags[l])
+        scale = np.sqrt(_subset_scale(a, weights[l], bias_flags[l]))
         z = a @ W.T + b + root_eta * scale[:, None] * xi[:, offsets[l]:offsets[l + 1]]
         a = _sigma(model.activation, z) if l < model.n_layers - 1 else z
     return z[:, 0]
@@ -459,7 +465,7 @@ def _noisy_value_and_grad(model: MLP, X: Array, y: Array, ids: NDArray[np.int64]
     d1: list[Array] = []
     c: list[Array] = []
     for l, ((_, b), (_, E_b)) in enumerate(zip(model.layers, _blocks(model, E))):
-        c.append(root_eta * np.sqrt(weights[l] * np.sum(a[l] ** 2, axis=1) + bias_flags[l]))
+        c.append(root_eta * np.sqrt(_subset_scale(a[l], weights[l], bias_flags[l])))
         z.append(np.einsum("nij,nj->ni", W_n[l], a[l]) + b + root_eta * E_b
                  + c[l][:, None] * xi[:, offsets[l]:offsets[l + 1]])
         if l < model.n_layers - 1:

@@ -3,11 +3,16 @@ one implementation (the compiled core or the NumPy reference)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _checks
+from .model import MLP
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,8 @@ class SecondOrder:
         return self.loss + self.eta_penalty
 
 
-def second_order(impl, model, X, y, eta, layers, biases) -> SecondOrder:
+def second_order(impl: ModuleType, model: MLP, X: ArrayLike, y: ArrayLike, eta: float,
+                 layers: Collection[int] | None, biases: bool) -> SecondOrder:
     model = _checks.check_model(model)
     eta = _checks.as_eta(eta, dtype=model.dtype)
     J = impl.loss(model, X, y)
@@ -34,7 +40,7 @@ def second_order(impl, model, X, y, eta, layers, biases) -> SecondOrder:
     return SecondOrder(float(J), float(eta_omega), float(eta_c), float(J + eta_omega + eta_c))
 
 
-def log_log_slope(etas: np.ndarray, residuals: np.ndarray) -> float:
+def log_log_slope(etas: NDArray[np.float64], residuals: NDArray[np.float64]) -> float:
     """Least-squares slope of log|residual| against log η (NaN without two distinct η > 0 with nonzero,
     finite residuals)."""
     keep = (np.abs(residuals) > 0) & np.isfinite(residuals) & (etas > 0)
@@ -65,7 +71,7 @@ class Equivalence:
         The estimator's settings.
     """
 
-    table: np.ndarray
+    table: NDArray[np.void]
     slope_textbook: float
     slope_second_order: float
     loss: float
@@ -88,16 +94,17 @@ class Equivalence:
                      f"second order {self.slope_second_order:.2f}")
         return "\n".join(lines)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain Python types, for JSON."""
-        out = {name: [float(v) for v in self.table[name]] for name, _ in FIELDS}
+        out: dict[str, Any] = {name: [float(v) for v in self.table[name]] for name, _ in FIELDS}
         out.update(slope_textbook=self.slope_textbook, slope_second_order=self.slope_second_order,
                    loss=self.loss, penalty=self.penalty, curvature=self.curvature, noise=self.noise,
                    n_draws=self.n_draws, antithetic=self.antithetic, seed=self.seed)
         return out
 
 
-def equivalence(impl, model, X, y, etas, n_draws, noise, antithetic, seed, layers, biases) -> Equivalence:
+def equivalence(impl: ModuleType, model: MLP, X: ArrayLike, y: ArrayLike, etas: ArrayLike, n_draws: int, noise: str,
+                antithetic: bool, seed: int, layers: Collection[int] | None, biases: bool) -> Equivalence:
     if isinstance(etas, (str, bytes)):
         raise TypeError(f"etas must be a sequence of noise variances, got {etas!r}")
     try:

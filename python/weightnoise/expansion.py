@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike
 
 from . import _expansion
 from ._expansion import Equivalence, SecondOrder
+from ._typing import FloatArray
 from .model import MLP
 
 __all__ = ["Equivalence", "SecondOrder", "equivalence", "second_order"]
@@ -39,9 +40,9 @@ def second_order(model: MLP, X: ArrayLike, y: ArrayLike, eta: float, *, layers: 
     return _expansion.second_order(_api(), model, X, y, eta, layers, biases)
 
 
-def equivalence(model: MLP, X: ArrayLike, y: ArrayLike, etas: Sequence[float], n_draws: int, noise: str = "shared",
-                antithetic: bool = True, seed: int = 0, *, layers: Collection[int] | None = None,
-                biases: bool = True) -> Equivalence:
+def equivalence(model: MLP, X: ArrayLike, y: ArrayLike, etas: Sequence[float] | FloatArray, n_draws: int,
+                noise: str = "shared", antithetic: bool = True, seed: int = 0, *,
+                layers: Collection[int] | None = None, biases: bool = True) -> Equivalence:
     """Measured J̃_η against J + η·Ω and J + η·Ω + η·C over a grid of η.
 
     Every η uses the same seed, so the draws are common random numbers

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from ._typing import Array, FloatArray
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "softplus", "identity")
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _resolve_dtype(dtype) -> np.dtype:
+def _resolve_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     try:
         resolved = np.dtype(dtype)
     except TypeError as exc:
@@ -20,7 +24,7 @@ def _resolve_dtype(dtype) -> np.dtype:
     return resolved
 
 
-def _resolve_sizes(layer_sizes) -> tuple[int, ...]:
+def _resolve_sizes(layer_sizes: Any) -> tuple[int, ...]:  # anything: checked here
     try:
         sizes = tuple(layer_sizes)
     except TypeError as exc:
@@ -73,7 +77,7 @@ class MLP:
     """
 
     def __init__(self, layer_sizes: Sequence[int], activation: str = "tanh", *, seed: int = 0,
-                 dtype=np.float64) -> None:
+                 dtype: DTypeLike = np.float64) -> None:
         self._sizes = _resolve_sizes(layer_sizes)
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {ACTIVATIONS}")
@@ -101,7 +105,7 @@ class MLP:
         return self._activation
 
     @property
-    def dtype(self) -> np.dtype:
+    def dtype(self) -> np.dtype[Any]:
         return self._dtype
 
     @property
@@ -113,11 +117,11 @@ class MLP:
         return sum(d_out * (d_in + 1) for d_in, d_out in zip(self._sizes[:-1], self._sizes[1:]))
 
     @property
-    def params(self) -> np.ndarray:
+    def params(self) -> FloatArray:
         return self._params
 
     @params.setter
-    def params(self, value) -> None:
+    def params(self, value: ArrayLike) -> None:
         value = np.asarray(value)
         if value.shape != (self.n_params,):
             raise ValueError(f"params must have shape ({self.n_params},), got {value.shape}")
@@ -128,8 +132,9 @@ class MLP:
         self._params[...] = value
 
     @property
-    def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        out, offset = [], 0
+    def layers(self) -> list[tuple[FloatArray, FloatArray]]:
+        out: list[tuple[FloatArray, FloatArray]] = []
+        offset = 0
         for d_in, d_out in zip(self._sizes[:-1], self._sizes[1:]):
             W = self._params[offset:offset + d_out * d_in].reshape(d_out, d_in)
             offset += d_out * d_in
@@ -139,11 +144,11 @@ class MLP:
         return out
 
     @layers.setter
-    def layers(self, value: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
+    def layers(self, value: Iterable[tuple[ArrayLike, ArrayLike]]) -> None:
         value = list(value)
         if len(value) != self.n_layers:
             raise ValueError(f"expected {self.n_layers} (W, b) pairs, got {len(value)}")
-        flat = []
+        flat: list[Array] = []
         for l, ((W, b), (W_own, b_own)) in enumerate(zip(value, self.layers)):
             W, b = np.asarray(W), np.asarray(b)
             if W.shape != W_own.shape or b.shape != b_own.shape:
@@ -159,7 +164,7 @@ class MLP:
         twin._params = self._params.copy()
         return twin
 
-    def with_params(self, params) -> MLP:
+    def with_params(self, params: ArrayLike) -> MLP:
         """A new model of the same architecture holding ``params``."""
         twin = self.copy()
         twin.params = params

@@ -30,22 +30,24 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import _checks
+from ._typing import Array, FloatArray, StrPath
 from .model import MLP
 
 FORMAT = "weightnoise"
 VERSION = 1
 
 
-def _model_arrays(model: MLP) -> dict:
+def _model_arrays(model: MLP) -> dict[str, Array]:
     return dict(format=np.array(FORMAT), version=np.array(VERSION), layer_sizes=np.array(model.layer_sizes),
                 activation=np.array(model.activation), dtype=np.array(model.dtype.name), params=model.params)
 
 
-def _atomic_savez(path, arrays: dict) -> None:
+def _atomic_savez(path: StrPath, arrays: dict[str, Any]) -> None:
     path = Path(os.fsdecode(path))
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
@@ -69,7 +71,7 @@ def _check_path(path: object) -> None:
         raise TypeError(f"path must be a file name (str or os.PathLike), got {type(path).__name__}")
 
 
-def _read(path) -> dict:
+def _read(path: StrPath) -> dict[str, Array]:
     """All arrays of a weightnoise file, checked for format and version."""
     _check_path(path)
     with open(path, "rb") as f:  # our handle: np.load leaks its own when the zip is damaged
@@ -89,7 +91,7 @@ def _read(path) -> dict:
     return arrays
 
 
-def _model_from(arrays: dict, path) -> MLP:
+def _model_from(arrays: dict[str, Array], path: StrPath) -> MLP:
     try:
         layer_sizes, params = arrays["layer_sizes"], arrays["params"]
         activation, dtype = str(arrays["activation"]), str(arrays["dtype"])
@@ -117,14 +119,14 @@ def _model_from(arrays: dict, path) -> MLP:
     return model
 
 
-def save(model: MLP, path) -> None:
+def save(model: MLP, path: StrPath) -> None:
     """Write ``model`` to ``path`` (atomically); see the module docstring for the format."""
     model = _checks.check_model(model)
     _check_path(path)
     _atomic_savez(path, dict(_model_arrays(model), kind=np.array("model")))
 
 
-def load(path) -> MLP:
+def load(path: StrPath) -> MLP:
     """Read a model written by :func:`save` (or the model of a training checkpoint).
 
     Raises
@@ -138,8 +140,8 @@ def load(path) -> MLP:
     return _model_from(_read(path), path)
 
 
-def write_checkpoint(path, model: MLP, *, epoch: int, optimizer: str, step: int, moments: np.ndarray,
-                     settings: dict, history: list, fingerprint: str) -> None:
+def write_checkpoint(path: StrPath, model: MLP, *, epoch: int, optimizer: str, step: int, moments: FloatArray,
+                     settings: dict[str, Any], history: list[dict[str, Any]], fingerprint: str) -> None:
     """Write a training checkpoint atomically."""
     _atomic_savez(path, dict(_model_arrays(model), kind=np.array("checkpoint"), epoch=np.array(epoch),
                              optimizer=np.array(optimizer), optimizer_step=np.array(step),
@@ -147,7 +149,7 @@ def write_checkpoint(path, model: MLP, *, epoch: int, optimizer: str, step: int,
                              history=np.array(json.dumps(history)), data_fingerprint=np.array(fingerprint)))
 
 
-def read_checkpoint(path) -> dict:
+def read_checkpoint(path: StrPath) -> dict[str, Any]:
     """A checkpoint's model and training state, checked."""
     arrays = _read(path)
     if str(arrays.get("kind", "")) != "checkpoint":

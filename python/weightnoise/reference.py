@@ -415,9 +415,9 @@ def second_order(model: MLP, X: ArrayLike, y: ArrayLike, eta: float, *, layers: 
     return _expansion.second_order(sys.modules[__name__], model, X, y, eta, layers, biases)
 
 
-def equivalence(model: MLP, X: ArrayLike, y: ArrayLike, etas: Sequence[float], n_draws: int, noise: str = "shared",
-                antithetic: bool = True, seed: int = 0, *, layers: Collection[int] | None = None,
-                biases: bool = True) -> Equivalence:
+def equivalence(model: MLP, X: ArrayLike, y: ArrayLike, etas: Sequence[float] | FloatArray, n_draws: int,
+                noise: str = "shared", antithetic: bool = True, seed: int = 0, *,
+                layers: Collection[int] | None = None, biases: bool = True) -> Equivalence:
     """Measured J̃_η against J + η·Ω and J + η·Ω + η·C over a grid of η."""
     return _expansion.equivalence(sys.modules[__name__], model, X, y, etas, n_draws, noise, antithetic, seed,
                                   layers, biases)

@@ -33,9 +33,22 @@ export CXX
 
 if [ "${ASAN_SKIP_BUILD:-0}" != 1 ]; then
   [ -x "$VENV/bin/python" ] || "${PYTHON:-python3}" -m venv "$VENV"
-  # Build requirements (pyproject.toml [build-system]) and what the chosen tests import.
-  "$VENV/bin/python" -m pip install --quiet "scikit-build-core>=0.10" "pybind11>=2.13" "cmeel-eigen>=3.4,<3.5" \
-    "numpy>=1.22" "tqdm>=4.60" "pytest>=7" "hypothesis>=6"
+  "$VENV/bin/python" -c "import tomllib" 2>/dev/null || "$VENV/bin/python" -m pip install --quiet tomli
+  # pyproject.toml's build requirements and dependencies, and of its test extra what the chosen tests
+  # import (pytest, hypothesis): the same pins as the rest of CI.
+  mapfile -t requirements < <("$VENV/bin/python" -c '
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib
+import re
+with open("pyproject.toml", "rb") as f:
+    pyproject = tomllib.load(f)
+project = pyproject["project"]
+tests = [r for r in project["optional-dependencies"]["test"] if re.match(r"(pytest|hypothesis)\b", r)]
+print("\n".join(pyproject["build-system"]["requires"] + project["dependencies"] + tests))
+')
+  "$VENV/bin/python" -m pip install --quiet "${requirements[@]}"
   # RelWithDebInfo adds -g for symbolized stack traces; the kernels keep their own -O3.
   CMAKE_BUILD_PARALLEL_LEVEL=$JOBS "$VENV/bin/python" -m pip install --quiet --no-build-isolation --no-deps \
     --force-reinstall -Ccmake.define.WEIGHTNOISE_SANITIZE=ON -Ccmake.build-type=RelWithDebInfo \

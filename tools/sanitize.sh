@@ -16,7 +16,11 @@
 #   CXX             compiler (default g++); its libasan.so is preloaded
 #
 # The extension is instrumented but CPython is not, so the ASan runtime must be
-# loaded first: LD_PRELOAD=$(g++ -print-file-name=libasan.so). Leak detection
+# loaded first: LD_PRELOAD=$(g++ -print-file-name=libasan.so), and libstdc++
+# with it (the python executable does not link libstdc++, so without it ASan
+# finds no real __cxa_throw to forward to and aborts at the first C++
+# exception: "CHECK failed: asan_interceptors.cpp ... real___cxa_throw").
+# Leak detection
 # is off (detect_leaks=0) because CPython deliberately never frees much of its
 # startup state and interned objects, so LeakSanitizer would report thousands
 # of by-design "leaks" from the interpreter; tests/test_reliability.py checks
@@ -56,10 +60,13 @@ print("\n".join(pyproject["build-system"]["requires"] + project["dependencies"] 
 fi
 
 libasan=$("$CXX" -print-file-name=libasan.so)
-case "$libasan" in
-  /*) ;;
-  *) echo "sanitize.sh: $CXX has no libasan.so (got '$libasan')" >&2; exit 1 ;;
-esac
+libstdcxx=$("$CXX" -print-file-name=libstdc++.so)
+for lib in "$libasan" "$libstdcxx"; do
+  case "$lib" in
+    /*) ;;
+    *) echo "sanitize.sh: $CXX has no ${lib} (-print-file-name found no file)" >&2; exit 1 ;;
+  esac
+done
 
 # The installed core must be the instrumented one (not a stale or editable build).
 platlib=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')
@@ -95,9 +102,9 @@ export PYTHONFAULTHANDLER=1
 deselect="not memory_flat and not peak_memory and not gil_is_released and not ctrl_c and not within_a_second"
 deselect="$deselect and not hostile_layer_sizes_in_a_file"
 
-echo "sanitize.sh: $("$VENV/bin/python" --version), $libasan, reports in $reports"
+echo "sanitize.sh: $("$VENV/bin/python" --version), LD_PRELOAD $libasan $libstdcxx, reports in $reports"
 status=0
-LD_PRELOAD="$libasan" "$VENV/bin/python" -m pytest -p no:cacheprovider -q \
+LD_PRELOAD="$libasan $libstdcxx" "$VENV/bin/python" -m pytest -p no:cacheprovider -q \
   tests/test_kernels_vs_reference.py tests/test_validation.py tests/test_fuzz.py tests/test_reliability.py \
   -k "$deselect" "$@" || status=$?
 

@@ -1270,13 +1270,9 @@ def test_every_public_function_is_fuzzed():
     assert set(wn.__all__) - FUZZED - NOT_FUNCTIONS - OPTIONAL == set()
 
 
-# --- what the fuzzing found in code outside this file's reach (see docs/reliability.md) -------------------------
+# --- what the fuzzing found, fixed since (see docs/reliability.md) ----------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "_checks.as_eta and _checks.as_positive accept any numbers.Real but call np.isfinite on it: "
-    "fractions.Fraction(1, 10) (a numbers.Real) gives numpy's 'ufunc isfinite not supported' TypeError, "
-    "which names neither eta nor lr"))
 @pytest.mark.parametrize("call", ["perturbed_loss", "perturb", "train_step"])
 def test_a_fraction_for_eta_or_lr_is_accepted_or_refused_naming_it(call):
     model = wn.MLP((2, 3, 1))
@@ -1291,21 +1287,11 @@ def test_a_fraction_for_eta_or_lr_is_accepted_or_refused_naming_it(call):
         assert names_argument(str(exc), ["eta", "lr"]), str(exc)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "training.py OptimizerState.create does not check its model: OptimizerState.create('sgd', 'x') raises "
-    "AttributeError: 'str' object has no attribute 'n_params' instead of a TypeError naming model"))
 def test_optimizer_state_create_refuses_a_non_model_naming_it():
     with pytest.raises(TypeError, match="model"):
         wn.OptimizerState.create("sgd", "not a model")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cpp/weightnoise/activation.hpp first_derivative (sigmoid): e = (-|z|).exp() goes through Eigen's vectorized "
-    "exp, which clamps its argument at about -709.78 (-88.7 in float32), so over a full SIMD packet of units "
-    "sigma'(z) = 5.56e-309 (1.2e-38) instead of 0 for z far below that, and sigma'' = sigma'(1 - 2 sigma) with it; "
-    "the scalar tail and the reference give 0. Multiplied by the input, x * 5.6e-309, and in second-order terms "
-    "by x^2: per_example_grads at x = 1e300 gives 5.6e-9 and hvp at x = 1e200 gives 5.6e91 where both are 0; "
-    "visible (relative error > 1e-10) from |x| ~ 1e145 in hvp, hessian_trace and penalty_grad"))
 @pytest.mark.parametrize("kernel, x", [("per_example_grads", 1e300), ("hvp", 1e200), ("hvp", 1e150)])
 def test_sigmoid_derivative_underflows_to_zero_in_vectorized_code(kernel, x):
     model = wn.MLP((1, 16, 1), "sigmoid")
@@ -1319,10 +1305,6 @@ def test_sigmoid_derivative_underflows_to_zero_in_vectorized_code(kernel, x):
     assert np.array_equal(got[:32], expected[:32]), got[:3]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "training.py train_step and fit: an update that overflows reaches model.with_params, whose setter raises "
-    "MLP's 'params contain NaN or Inf' - a message that names no argument and does not say the step diverged "
-    "(lr too large or inputs too large); in fit the epochs finished before the overflow are lost with it"))
 @pytest.mark.parametrize("call", ["train_step", "fit"])
 def test_a_training_step_that_overflows_raises_naming_the_cause(call):
     model = wn.MLP((1, 3, 1), "relu")

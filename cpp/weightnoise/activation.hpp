@@ -6,6 +6,8 @@
 #include "weightnoise/types.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <type_traits>
 
 namespace weightnoise {
@@ -109,6 +111,17 @@ void activate(Activation f, ConstMatrixRef<T> z, MatrixRef<T> a) {
   }
 }
 
+// e^{−|z|}, exactly 0 where it underflows. Eigen's vectorized exp clamps its
+// argument at the smallest normal's logarithm (≈ −709.8 in double), so alone
+// it would give e^{−709.8} ≈ 5.6e−309 for every |z| beyond, and σ'(z)·x a
+// spurious 5.6e−9 at x = 1e300.
+template <class Z>
+auto exp_of_minus_abs(const Z& z) {
+  using T = typename Z::Scalar;
+  static const T kUnderflow = -std::log(std::numeric_limits<T>::denorm_min());
+  return (z.abs() < kUnderflow).select((-z.abs()).exp(), T(0));
+}
+
 // d1 = σ'(z), given z and a = σ(z).
 template <class T>
 void first_derivative(Activation f, ConstMatrixRef<T> z, ConstMatrixRef<T> a, MatrixRef<T> d1) {
@@ -121,7 +134,7 @@ void first_derivative(Activation f, ConstMatrixRef<T> z, ConstMatrixRef<T> a, Ma
     case Activation::relu: D1 = (Z > T(0)).template cast<T>(); break;
     // s(z) s(-z) = e / (1 + e)² with e = e^{-|z|}: exact in both tails.
     case Activation::sigmoid: {
-      const auto e = (-Z.abs()).exp();
+      const auto e = exp_of_minus_abs(Z);
       D1 = e / (T(1) + e).square();
       break;
     }
@@ -143,7 +156,7 @@ void second_derivative(Activation f, ConstMatrixRef<T> z, ConstMatrixRef<T> a, C
     case Activation::relu: D2.setZero(); break;
     case Activation::sigmoid: D2 = D1 * (T(1) - T(2) * A); break;
     case Activation::softplus: {
-      const auto e = (-Z.abs()).exp();
+      const auto e = exp_of_minus_abs(Z);
       D2 = e / (T(1) + e).square();
       break;
     }

@@ -294,7 +294,10 @@ def as_eta(value: object, name: str = "eta", dtype: DTypeLike | None = None) -> 
     """A noise variance: a finite real number ≥ 0 (and representable in ``dtype`` when given)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = cast(float, value)  # a numbers.Real: compares like a float
+    try:  # a Fraction or Decimal is a numbers.Real that NumPy's isfinite does not take
+        value = float(cast(float, value))
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"{name} must be a finite real number, got {value!r}") from exc
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be finite and non-negative, got {value}")
     if dtype is not None and float(value) > float(np.finfo(dtype).max):
@@ -318,7 +321,10 @@ def as_positive(value: object, name: str, dtype: DTypeLike | None = None) -> flo
     """A finite real number > 0 (and representable in ``dtype`` when given)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = cast(float, value)  # a numbers.Real: compares like a float
+    try:  # a Fraction or Decimal is a numbers.Real that NumPy's isfinite does not take
+        value = float(cast(float, value))
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"{name} must be a finite real number, got {value!r}") from exc
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be finite and positive, got {value}")
     if dtype is not None and float(value) > float(np.finfo(dtype).max):

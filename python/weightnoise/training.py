@@ -63,6 +63,7 @@ class OptimizerState:
     @classmethod
     def create(cls, optimizer: str, model: MLP) -> OptimizerState:
         optimizer = _checks.as_choice(optimizer, "optimizer", OPTIMIZERS)
+        model = _checks.check_model(model)
         rows = 1 if optimizer == "sgd" else 2
         return cls(optimizer, 0, np.zeros((rows, model.n_params), dtype=model.dtype))
 
@@ -172,6 +173,11 @@ def train_step(model: MLP, X: ArrayLike, y: ArrayLike, state: OptimizerState, id
         noise of this step is keyed by the old ``state.step``).
     batch_loss : float
         Mean squared residual of the batch (perturbed, under noise).
+
+    Raises
+    ------
+    FitDiverged
+        A ValueError, when the update overflows (lr too large for the data).
     """
     model = _checks.check_model(model)
     X, y, ids = _batch(model, X, y, ids)
@@ -184,6 +190,7 @@ def train_step(model: MLP, X: ArrayLike, y: ArrayLike, state: OptimizerState, id
     _checks.check_kernel_memory(model, "train", ids.size, "train_step")
     params, moments, step, loss_sum = _core.train_step(*_spec(model), X, y, ids, core, epoch, state.step,
                                                        np.ascontiguousarray(state.moments, dtype=model.dtype))
+    _check_diverged(model, params, lr)
     return model.with_params(params), OptimizerState(state.optimizer, step, moments), loss_sum / ids.size
 
 
@@ -226,6 +233,22 @@ class FitInterrupted(KeyboardInterrupt):
         super().__init__(f"training interrupted after {len(result.history)} finished epochs; "
                          "the exception's .result holds that model and its history")
         self.result = result
+
+
+class FitDiverged(ValueError):
+    """Training overflowed: an update left the parameters NaN or infinite.
+
+    Raised by :func:`train_step` and :func:`fit`; from ``fit``, ``.result``
+    holds the epochs finished before the one that diverged.
+    """
+
+    result: FitResult | None = None
+
+
+def _check_diverged(model: MLP, params: FloatArray, lr: float) -> None:
+    if not np.all(np.isfinite(params)):
+        raise FitDiverged(f"training diverged: an update overflowed {model.dtype} (NaN or Inf parameters); "
+                          f"lower lr (now {lr:g}) or scale X and y")
 
 
 def _check_state(model: MLP, state: OptimizerState) -> None:
@@ -332,6 +355,9 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
     FitInterrupted
         On Ctrl-C (a KeyboardInterrupt); ``.result`` holds the model of the
         last finished epoch, and the checkpoint (if any) is intact.
+    FitDiverged
+        A ValueError, when an epoch's updates overflow (lr too large for the
+        data); ``.result`` holds the epochs finished before it.
     """
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
@@ -363,6 +389,11 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
             assert result.state is not None  # a new state, or the checkpoint's
             params, moments, step, batch_loss = _core.train_epoch(
                 *_spec(result.model), X, y, core, epoch, result.state.step, result.state.moments)
+            try:
+                _check_diverged(result.model, params, settings["lr"])
+            except FitDiverged as exc:
+                exc.result = result
+                raise
             trained, state = result.model.with_params(params), OptimizerState(settings["optimizer"], step, moments)
             record = dict(epoch=epoch + 1, batch_loss=batch_loss, time=time.perf_counter() - start)
             if monitor:

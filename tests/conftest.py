@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 
@@ -38,3 +40,14 @@ def relative_error(actual, expected) -> float:
 def impl(request):
     """Each implementation of the public API: the compiled core and the NumPy reference."""
     return IMPLEMENTATIONS[request.param]
+
+
+@pytest.fixture(autouse=True)
+def _sigint_raises_keyboard_interrupt():
+    """Ctrl-C tests send this process SIGINT and expect a KeyboardInterrupt. A run started in the
+    background (`cmd &` in a script) inherits SIGINT ignored, and Python then installs no handler:
+    give every test Python's default one, and put back what was there."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+

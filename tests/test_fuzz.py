@@ -72,7 +72,7 @@ _COMMON = dict(deadline=None, print_blob=True,
 PROFILES = {
     "ci": settings(max_examples=150, derandomize=True, database=None, **_COMMON),
     "long": settings(max_examples=3750, derandomize=False, **_COMMON),
-    "sanitize": settings(max_examples=12, derandomize=True, database=None, **_COMMON),
+    "sanitize": settings(max_examples=40, derandomize=True, database=None, **_COMMON),
 }
 for _name, _profile in PROFILES.items():
     settings.register_profile(f"weightnoise-{_name}", _profile)
@@ -97,11 +97,12 @@ OK, BAD, EITHER = True, False, None  # what the oracle expects of an argument
 _RATE = {"percent": 0}
 # Whether this case has values that overflow on the way (huge inputs or η): NumPy's RuntimeWarnings are expected
 # then, and an overflowed entry may come out as Inf in one implementation and NaN in the other.
-_EXTREME = {"on": False, "norm_overflow": False}
+_EXTREME = {"on": False, "norm_overflow": False, "tanh_scale": 0.0}
 
 
 def start_case(data) -> None:
     _EXTREME["on"] = _EXTREME["norm_overflow"] = False
+    _EXTREME["tanh_scale"] = 0.0
     _RATE["percent"] = data.draw(st.sampled_from([0, 0, 10, 25, 50]), label="percent of arguments broken")
 
 
@@ -111,9 +112,6 @@ def breaks(data, label: str) -> bool:
 
 
 FLAVOURS = ["plain", "plain", "plain", "kink", "saturated", "tiny", "huge", "subnormal"]
-# A training step on inputs near the float limit overflows the parameters:
-# see test_a_training_step_that_overflows_raises_naming_the_cause.
-TRAINING_FLAVOURS = [f for f in FLAVOURS if f != "huge"]
 
 
 def draw_problem(data, dtypes=(np.float64, np.float64, np.float64, np.float32), max_n=9, max_hidden=3,
@@ -132,8 +130,6 @@ def draw_problem(data, dtypes=(np.float64, np.float64, np.float64, np.float32), 
     params = model.params + 0.2 * rng.standard_normal(model.n_params)
     X = rng.standard_normal((n, n_in))
     big = 1e300 if dtype == np.float64 else 1e36
-    if activation == "sigmoid":  # beyond, see test_sigmoid_derivative_underflows_to_zero_in_vectorized_code
-        big = 1e140 if dtype == np.float64 else 1e12
     if flavour == "kink":  # integer inputs, half-integer weights, zero biases: units sit exactly at z = 0 often
         X = rng.integers(-1, 2, size=X.shape).astype(float)
         params = np.round(params * 2) / 2
@@ -154,6 +150,15 @@ def draw_problem(data, dtypes=(np.float64, np.float64, np.float64, np.float32), 
         X.flat[rng.integers(X.size)] = np.finfo(dtype).smallest_subnormal * rng.integers(1, 4)
         X.flat[rng.integers(X.size)] = -0.0
     model.params = params.astype(dtype)
+    if activation == "tanh" and flavour in ("saturated", "huge"):
+        # tanh's σ' = 1 − tanh² carries an absolute error of a few ulp of 1 (docs/reliability.md), so where
+        # every unit saturates the kernels and the reference agree to eps times the size that the same
+        # products of inputs and weights would have with σ' of order 1, not to eps times the tiny result.
+        with np.errstate(over="ignore"):
+            size = np.float64(1 + np.max(np.abs(X))) ** 2
+            for W, _ in model.layers:
+                size *= np.float64(1 + np.max(np.abs(W))) ** 2
+        _EXTREME["tanh_scale"] = float(size)
     y = rng.standard_normal(n).astype(dtype)
     note(f"model {model}, N={n}, flavour {flavour}")
     return model, X.astype(dtype), y
@@ -501,6 +506,12 @@ def assert_close(actual, expected, dtype, what="result", scale=None):
     if _EXTREME["norm_overflow"]:  # the documented NaN of 0 · Inf: compare where both are finite
         e = np.where(np.isfinite(a), e, np.nan)
         a = np.where(np.isfinite(e), a, np.nan)
+    if _EXTREME["on"]:  # at the edge of overflow one summation order may overflow where the other does not
+        edge = 1e-8 * float(np.finfo(dtype).max)
+        with np.errstate(invalid="ignore"):
+            brink = (np.isfinite(a) & (np.abs(a) > edge) & ~np.isfinite(e)) | (
+                np.isfinite(e) & (np.abs(e) > edge) & ~np.isfinite(a))
+        a, e = np.where(brink, np.nan, a), np.where(brink, np.nan, e)
     assert np.array_equal(np.isfinite(a), np.isfinite(e)), f"{what}: non-finite in different places\n{a}\n{e}"
     if not _EXTREME["on"]:  # with overflow on the way, Inf - Inf or 0 · Inf may give NaN in one order only
         assert np.array_equal(np.isnan(a), np.isnan(e)), f"{what}: NaN in different places\n{a}\n{e}"
@@ -510,7 +521,8 @@ def assert_close(actual, expected, dtype, what="result", scale=None):
         return
     scale = np.max(np.abs(e[finite])) if scale is None else scale
     error = np.max(np.abs(a[finite] - e[finite]))
-    tolerance = RTOL[dtype] * scale + 64 * np.finfo(dtype).tiny
+    finfo = np.finfo(dtype)
+    tolerance = RTOL[dtype] * float(scale) + 64 * float(finfo.tiny) + 16 * float(finfo.eps) * _EXTREME["tanh_scale"]
     assert error <= tolerance, f"{what}: error {error:.3g} > {tolerance:.3g} (scale {scale:.3g})\n{a}\n{e}"
 
 
@@ -543,8 +555,10 @@ def compare_results(dtype):
             assert (actual.optimizer, actual.step) == (expected.optimizer, expected.step)
             assert_close(actual.moments, expected.moments, dtype, f"{what}.moments")
         elif isinstance(expected, wn.Equivalence):
-            for field in ("eta", "measured", "stderr", "textbook", "second_order"):
+            for field in ("eta", "measured", "textbook", "second_order"):
                 assert_close(actual.table[field], expected.table[field], dtype, f"{what}.table[{field}]")
+            assert_close(actual.table["stderr"], expected.table["stderr"], dtype, f"{what}.table[stderr]",
+                         scale=float(np.max(np.abs(expected.table["measured"]), initial=0.0)))
             for field in ("residual_textbook", "residual_second_order"):  # differences of near-equal numbers
                 scale = np.max(np.abs(expected.table["measured"]), initial=0.0)
                 difference = np.abs(actual.table[field] - expected.table[field])
@@ -598,7 +612,8 @@ def draw_arrays(data, model, X, y, which: str):
         if name == "u" and "v" in which and data.draw(st.booleans(), label="u omitted"):
             continue  # hvp's default u = 1/N
         value = hostile(data, good, name)
-        args[name] = (value, conforms(value, dtype, shapes))
+        optional = name == "u" and "v" in which and value is None  # hvp's u=None: the default 1/N
+        args[name] = (value, optional or conforms(value, dtype, shapes))
     return args
 
 
@@ -735,6 +750,13 @@ def draw_ids(data, n):
     return data.draw(invalid, label="ids"), BAD
 
 
+def diverging(args) -> None:
+    """With inputs near the float limit a step may overflow: then FitDiverged, a ValueError naming lr and X."""
+    value, ok = args["X"]
+    if _EXTREME["on"] and ok is OK:
+        args["X"] = (value, EITHER)
+
+
 def draw_training(data, model, X, y, with_step=True):
     args = {"model": draw_model_arg(data, model)}
     args.update(draw_arrays(data, model, X, y, "Xy"))
@@ -742,7 +764,7 @@ def draw_training(data, model, X, y, with_step=True):
     args["ids"] = draw_ids(data, n)
     args["objective"] = draw_choice(data, "objective", ["plain", "penalty", "noise"])
     args["eta"] = draw_eta(data, model.dtype)
-    if args["eta"][1] is EITHER:  # a huge η makes the noisy steps overflow: keep the training cases finite
+    if args["eta"][1] is EITHER:  # a huge η makes noisy steps diverge, and FitDiverged names lr, not eta
         args["eta"] = (0.01, OK)
     args["noise"] = draw_choice(data, "noise", list(wn.NOISE_MODES))
     args["seed"] = draw_seed(data)
@@ -758,7 +780,7 @@ def draw_training(data, model, X, y, with_step=True):
 @fuzz(0.8)
 @given(data=st.data())
 def test_training_objectives_match_the_reference_or_raise_naming_the_argument(name, data):
-    model, X, y = draw_problem(data, max_n=6, max_hidden=2, flavours=TRAINING_FLAVOURS)
+    model, X, y = draw_problem(data, max_n=6, max_hidden=2)
     args = draw_training(data, model, X, y)
     kw = {k: args[k][0] for k in ("objective", "eta", "noise", "seed", "epoch", "step", "layers", "biases")}
     ids = args["ids"][0]
@@ -814,8 +836,9 @@ def draw_momentum(data):
 @fuzz(0.8)
 @given(data=st.data())
 def test_train_step_matches_the_reference_or_raises_naming_the_argument(data):
-    model, X, y = draw_problem(data, max_n=6, max_hidden=2, flavours=TRAINING_FLAVOURS)
+    model, X, y = draw_problem(data, max_n=6, max_hidden=2)
     args = draw_training(data, model, X, y, with_step=False)
+    diverging(args)
     args["state"] = draw_state(data, model)
     args["lr"] = draw_lr(data, model.dtype)
     args["momentum"] = draw_momentum(data)
@@ -845,9 +868,10 @@ def _fit_by_reference(model, X, y, *, objective, eta, noise, optimizer, lr, mome
 @fuzz(0.5)
 @given(data=st.data())
 def test_fit_matches_reference_steps_or_raises_naming_the_argument(data):
-    model, X, y = draw_problem(data, max_n=7, max_hidden=2, flavours=TRAINING_FLAVOURS)
+    model, X, y = draw_problem(data, max_n=7, max_hidden=2)
     args = {"model": draw_model_arg(data, model)}
     args.update(draw_arrays(data, model, X, y, "Xy"))
+    diverging(args)
     n = np.asarray(args["X"][0]).shape[0] if args["X"][1] else X.shape[0]
     args["objective"] = draw_choice(data, "objective", ["plain", "penalty", "noise"])
     args["eta"] = draw_eta(data, model.dtype)

@@ -598,7 +598,8 @@ def test_ctrl_c_in_a_fit_keeps_the_model_the_checkpoint_and_resumes_to_the_unint
     result = caught["exc"].result
     assert np.array_equal(model.params, before)
     finished = len(result.history)
-    assert finished == 2 and result.interrupted
+    # Ctrl-C is aimed at the third epoch; on a loaded machine it may finish first, never before.
+    assert finished >= 2 and result.interrupted
     saved = wn.load(path)
     assert np.array_equal(saved.params, result.model.params)
     resumed = wn.fit(model, X, y, epochs=finished + 1, resume=True, **kw)

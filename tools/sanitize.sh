@@ -77,7 +77,7 @@ if [ ${#cores[@]} -eq 0 ]; then
   echo "sanitize.sh: no compiled core under $platlib/weightnoise" >&2; exit 1
 fi
 for core in "${cores[@]}"; do
-  if ! ldd "$core" | grep -q libasan; then
+  if ! ldd "$core" | grep libasan >/dev/null; then  # not -q: with pipefail, an early exit SIGPIPEs ldd
     echo "sanitize.sh: $core is not linked against libasan (not a WEIGHTNOISE_SANITIZE build)" >&2; exit 1
   fi
 done

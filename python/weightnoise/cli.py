@@ -44,7 +44,16 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``weightnoise: error: …`` and a pointer to --help."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_ERROR, f"weightnoise: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_ERROR, f"weightnoise: error: {_one_line(message)} (see '{self.prog} --help')\n")
+
+
+# What str.splitlines breaks at: an argument holding one (weightnoise demo $'\n') must not split the error line.
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks escaped as Python writes them (\\n, \\r, \\x85, …)."""
+    return "".join(ascii(ch)[1:-1] if ch in _LINE_BREAKS else ch for ch in text)
 
 
 def _positive_int(text: str) -> int:

@@ -5,7 +5,9 @@
 # on any sanitizer report, which it prints.
 #
 #   tools/sanitize.sh                  # venv .venv-asan, build dir build/asan
-#   tools/sanitize.sh -x -k tanh       # extra arguments go to pytest
+#   tools/sanitize.sh -x --lf          # extra arguments go to pytest
+#   ASAN_SKIP_BUILD=1 HYPOTHESIS_PROFILE=ci tools/sanitize.sh -k fuzz
+#                                      # all CI fuzz cases (a -k replaces the subset's)
 #
 # Environment:
 #   ASAN_VENV       virtual environment to create or reuse (default .venv-asan)
@@ -14,17 +16,18 @@
 #   ASAN_BUILD_ONLY 1: build and install, run no tests
 #   PYTHON          interpreter that creates the venv (default python3)
 #   CXX             compiler (default g++); its libasan.so is preloaded
+#   HYPOTHESIS_PROFILE  of tests/test_fuzz.py (default sanitize: 40 cases per test)
 #
 # The extension is instrumented but CPython is not, so the ASan runtime must be
 # loaded first: LD_PRELOAD=$(g++ -print-file-name=libasan.so), and libstdc++
 # with it (the python executable does not link libstdc++, so without it ASan
 # finds no real __cxa_throw to forward to and aborts at the first C++
 # exception: "CHECK failed: asan_interceptors.cpp ... real___cxa_throw").
-# Leak detection
-# is off (detect_leaks=0) because CPython deliberately never frees much of its
-# startup state and interned objects, so LeakSanitizer would report thousands
-# of by-design "leaks" from the interpreter; tests/test_reliability.py checks
-# the extension's own leaks by resident memory instead. Huge allocations fail
+# Leak detection is off (detect_leaks=0) because CPython deliberately never
+# frees much of its startup state and interned objects, so LeakSanitizer would
+# report thousands of by-design "leaks" from the interpreter;
+# tests/test_reliability.py checks the extension's own leaks by resident
+# memory instead. Huge allocations fail
 # as they do without ASan (allocator_may_return_null=1: a MemoryError, not an
 # abort), since the memory-guard tests are about exactly those requests.
 set -euo pipefail
@@ -53,7 +56,7 @@ tests = [r for r in project["optional-dependencies"]["test"] if re.match(r"(pyte
 print("\n".join(pyproject["build-system"]["requires"] + project["dependencies"] + tests))
 ')
   "$VENV/bin/python" -m pip install --quiet "${requirements[@]}"
-  # RelWithDebInfo adds -g for symbolized stack traces; the kernels keep their own -O3.
+  # RelWithDebInfo adds -g for symbolized stack traces; CMakeLists.txt builds sanitized kernels at -O1.
   CMAKE_BUILD_PARALLEL_LEVEL=$JOBS "$VENV/bin/python" -m pip install --quiet --no-build-isolation --no-deps \
     --force-reinstall -Ccmake.define.WEIGHTNOISE_SANITIZE=ON -Ccmake.build-type=RelWithDebInfo \
     -Cbuild-dir=build/asan .

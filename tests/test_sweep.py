@@ -66,7 +66,7 @@ def test_import_weightnoise_imports_neither_dask_nor_pandas():
             "print(sorted(m for m in ('dask', 'distributed', 'pandas', 'pyarrow') if m in sys.modules)); "
             "print(callable(weightnoise.sweep))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-    assert out.stdout.split() == ["[]", "True"]
+    assert out.stdout.split()[-2:] == ["[]", "True"]  # an editable install may print its rebuild first
 
 
 # --- grids and keys --------------------------------------------------------------------------------------------

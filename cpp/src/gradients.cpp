@@ -9,7 +9,7 @@ template <class T>
 void predict(const Network<T>& net, ConstMatrixRef<T> X, VectorRef<T> out) {
   auto states = per_thread<ChunkState<T>>(net.layout);
   for_each_chunk(X.rows(), [&](Index begin, Index rows, int t) {
-    forward(net, X.middleRows(begin, rows), states[t], false);
+    forward(net, X.middleRows(begin, rows), states[t], Derivatives::none);
     out.segment(begin, rows) = states[t].output();
   });
 }
@@ -19,7 +19,7 @@ T loss(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y) {
   auto states = per_thread<ChunkState<T>>(net.layout);
   T sum;
   sum_over_chunks<T>(X.rows(), 1, &sum, [&](Index begin, Index rows, int t, T* partial) {
-    forward(net, X.middleRows(begin, rows), states[t], false);
+    forward(net, X.middleRows(begin, rows), states[t], Derivatives::none);
     *partial = (states[t].output() - y.segment(begin, rows)).squaredNorm();
   });
   return sum / T(X.rows());
@@ -33,7 +33,7 @@ T loss_grad(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, Vec
   Vector<T> total(P + 1);
   sum_over_chunks<T>(N, P + 1, total.data(), [&](Index begin, Index rows, int t, T* partial) {
     ChunkState<T>& s = states[t];
-    forward(net, X.middleRows(begin, rows), s, false);
+    forward(net, X.middleRows(begin, rows), s, Derivatives::first);
     backward(net, s);
     auto r = s.residual.head(rows);
     r = s.output() - y.segment(begin, rows);
@@ -51,7 +51,7 @@ void vjp(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> u, Vector
   auto states = per_thread<ChunkState<T>>(net.layout);
   sum_over_chunks<T>(X.rows(), P, grad.data(), [&](Index begin, Index rows, int t, T* partial) {
     ChunkState<T>& s = states[t];
-    forward(net, X.middleRows(begin, rows), s, false);
+    forward(net, X.middleRows(begin, rows), s, Derivatives::first);
     backward(net, s);
     Eigen::Map<Vector<T>>(partial, P).setZero();
     accumulate_vjp(net, s, u.segment(begin, rows), partial);
@@ -63,7 +63,7 @@ void jvp(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> v, Vector
   auto states = per_thread<ChunkState<T>>(net.layout);
   auto rstates = per_thread<RState<T>>(net.layout);
   for_each_chunk(X.rows(), [&](Index begin, Index rows, int t) {
-    forward(net, X.middleRows(begin, rows), states[t], false);
+    forward(net, X.middleRows(begin, rows), states[t], Derivatives::first);
     r_forward(net, states[t], rstates[t], shared_forward_source(net, states[t], v.data()));
     out.segment(begin, rows) = rstates[t].rz.back().col(0).head(rows);
   });
@@ -75,7 +75,7 @@ void per_example_grads(const Network<T>& net, ConstMatrixRef<T> X, MatrixRef<T> 
   auto states = per_thread<ChunkState<T>>(layout);
   for_each_chunk(X.rows(), [&](Index begin, Index rows, int t) {
     ChunkState<T>& s = states[t];
-    forward(net, X.middleRows(begin, rows), s, false);
+    forward(net, X.middleRows(begin, rows), s, Derivatives::first);
     backward(net, s);
     for (Index n = 0; n < rows; ++n) {
       T* g = out.row(begin + n).data();
@@ -106,7 +106,7 @@ void grad_norms_sq(const Network<T>& net, ConstMatrixRef<T> X, const ParamSubset
   auto states = per_thread<ChunkState<T>>(net.layout);
   auto norms = per_thread<Vector<T>>(kChunkRows);
   for_each_chunk(X.rows(), [&](Index begin, Index rows, int t) {
-    forward(net, X.middleRows(begin, rows), states[t], false);
+    forward(net, X.middleRows(begin, rows), states[t], Derivatives::first);
     backward(net, states[t]);
     // Reduced in an aligned buffer, then copied: see sum_over_chunks.
     auto g2 = norms[t].head(rows);
@@ -121,7 +121,7 @@ T penalty(const Network<T>& net, ConstMatrixRef<T> X, const ParamSubset& subset)
   auto norms = per_thread<Vector<T>>(kChunkRows);
   T sum;
   sum_over_chunks<T>(X.rows(), 1, &sum, [&](Index begin, Index rows, int t, T* partial) {
-    forward(net, X.middleRows(begin, rows), states[t], false);
+    forward(net, X.middleRows(begin, rows), states[t], Derivatives::first);
     backward(net, states[t]);
     auto g2 = norms[t].head(rows);
     chunk_grad_norms_sq(net, states[t], subset, g2);

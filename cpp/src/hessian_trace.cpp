@@ -36,7 +36,7 @@ void exact_chunk_trace(const Network<T>& net, const Eigen::MatrixBase<X>& x, con
   const Index L = net.n_layers(), rows = x.rows();
   if (L < 2) return;  // ŷ is linear in θ
   ChunkState<T>& s = ts.s;
-  forward(net, x, s, true);
+  forward(net, x, s, Derivatives::second);
   backward(net, s);
   auto add_layer = [&](Index l, const auto& tr_M) {
     const T w = subset.weights[l] ? T(1) : T(0), b = subset.biases[l] ? T(1) : T(0);
@@ -162,7 +162,7 @@ void hessian_trace_hutchinson(const Network<T>& net, ConstMatrixRef<T> X, const 
   for_each_chunk(X.rows(), [&](Index begin, Index rows, int t) {
     ProbeState<T>& ps = states[t];
     ChunkState<T>& s = ps.s;
-    forward(net, X.middleRows(begin, rows), s, true);
+    forward(net, X.middleRows(begin, rows), s, Derivatives::second);
     auto trace = out.segment(begin, rows);
     trace.setZero();
     for (Index k = 0; k < n_probes && !stop.stopped(); ++k) {

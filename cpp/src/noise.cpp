@@ -26,13 +26,14 @@ T chunk_perturbed_loss(const Network<T>& net, const Network<T>& net_minus, const
   switch (spec.mode) {
     case NoiseMode::shared:
       // net and net_minus already carry θ ± √η ε_k.
-      forward(net, x, ns.plus, false);
-      if (passes == 2) forward(net_minus, x, ns.minus, false);
+      forward(net, x, ns.plus, Derivatives::none);
+      if (passes == 2) forward(net_minus, x, ns.minus, Derivatives::none);
       break;
     case NoiseMode::local: {
       draw_local_noise(spec, purpose, draw, rows, ids, local_width(layout), ns);
-      forward(net, x, ns.plus, false, local_forward_noise(layout, spec, ns.plus, ns, T(1)));
-      if (passes == 2) forward(net, x, ns.minus, false, local_forward_noise(layout, spec, ns.minus, ns, T(-1)));
+      forward(net, x, ns.plus, Derivatives::none, local_forward_noise(layout, spec, ns.plus, ns, T(1)));
+      if (passes == 2)
+        forward(net, x, ns.minus, Derivatives::none, local_forward_noise(layout, spec, ns.minus, ns, T(-1)));
       break;
     }
     case NoiseMode::per_example: {
@@ -46,7 +47,8 @@ T chunk_perturbed_loss(const Network<T>& net, const Network<T>& net_minus, const
         for (int pass = 0; pass < passes; ++pass) affine(net, pass == 0 ? ns.plus : ns.minus, l);
         if (spec.subset.any(l)) add_example_noise(net, spec, purpose, draw, ids, l, passes, ns);
         if (l + 1 < net.n_layers())
-          for (int pass = 0; pass < passes; ++pass) activate_layer(net, pass == 0 ? ns.plus : ns.minus, l, false);
+          for (int pass = 0; pass < passes; ++pass)
+            activate_layer(net, pass == 0 ? ns.plus : ns.minus, l, Derivatives::none);
       }
       break;
     }

@@ -39,16 +39,16 @@ T chunk_objective_grad(const Network<T>& net, const Network<T>& net_shared, Cons
   const auto x = X(idx, Eigen::all);
   const Network<T>* at = &net;
   if (spec.objective != Objective::noise) {
-    forward(net, x, s, spec.objective == Objective::penalty);
+    forward(net, x, s, spec.objective == Objective::penalty ? Derivatives::second : Derivatives::first);
     backward(net, s);
   } else if (noise.mode == NoiseMode::shared) {
     // θ + ε of this minibatch: the gradient at θ + ε is the gradient with respect to θ.
     at = &net_shared;
-    forward(net_shared, x, s, false);
+    forward(net_shared, x, s, Derivatives::first);
     backward(net_shared, s);
   } else if (noise.mode == NoiseMode::local) {
     draw_local_noise(noise, purpose, epoch, rows, ids, local_width(net.layout), ns);
-    forward(net, x, s, false, local_forward_noise(net.layout, noise, s, ns, T(1)));
+    forward(net, x, s, Derivatives::first, local_forward_noise(net.layout, noise, s, ns, T(1)));
     backward(net, s, local_backward_noise(net.layout, noise, s, ns, T(1)));
   } else {
     s.rows = rows;
@@ -56,7 +56,7 @@ T chunk_objective_grad(const Network<T>& net, const Network<T>& net_shared, Cons
     for (Index l = 0; l < net.n_layers(); ++l) {
       affine(net, s, l);
       if (noise.subset.any(l)) add_example_noise(net, noise, purpose, epoch, ids, l, 1, ns);
-      if (l + 1 < net.n_layers()) activate_layer(net, s, l, false);
+      if (l + 1 < net.n_layers()) activate_layer(net, s, l, Derivatives::first);
     }
     backward(net, s, example_backward_noise(net, noise, purpose, epoch, ids, s, ns));
   }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "weightnoise/activation.hpp"
+#include "weightnoise/gemm.hpp"
 #include "weightnoise/network.hpp"
 #include "weightnoise/parallel.hpp"
 
@@ -23,10 +24,13 @@ template <class T>
 struct ChunkState {
   std::vector<RowMatrix<T>> a, z, d1, d2, g, delta;
   RowMatrix<T> scratch;  // (B, max d): room for one scaled copy of a layer
+  std::vector<RowMatrix<T>> packed;  // [W_lᵀ; b_lᵀ] (d_l + 1, d_{l+1} padded) of the last forward
   Vector<T> residual;    // (B) ŷ − y where a kernel needs it
   Index rows = 0;
 
-  explicit ChunkState(const Layout& layout) : scratch(kChunkRows, layout.max_width()), residual(kChunkRows) {
+  explicit ChunkState(const Layout& layout)
+      : scratch(kChunkRows, layout.max_width()),
+        residual(kChunkRows) {
     const Index L = layout.n_layers();
     for (Index l = 0; l < L; ++l) {
       a.emplace_back(kChunkRows, layout.fan_in(l));
@@ -35,6 +39,7 @@ struct ChunkState {
       d2.emplace_back(kChunkRows, layout.fan_out(l));
       g.emplace_back(kChunkRows, layout.fan_out(l));
       delta.emplace_back(kChunkRows, layout.fan_out(l));
+      packed.push_back(RowMatrix<T>::Zero(layout.fan_in(l) + 1, gemm::padded<T>(layout.fan_out(l))));
     }
   }
 
@@ -44,21 +49,71 @@ struct ChunkState {
   auto output() const { return z.back().col(0).head(rows); }
 };
 
-// z_l = a_l W_lᵀ + b_lᵀ for the chunk's rows.
-template <class T>
-void affine(const Network<T>& net, ChunkState<T>& s, Index l) {
-  auto z = s.top(s.z[l]);
-  z.noalias() = s.top(s.a[l]) * net.weight(l).transpose();
-  z.rowwise() += net.bias(l).transpose();
+// out (+)= in · W_lᵀ (+ b_lᵀ) for rows of in (d_l wide). Layers at least a
+// packet wide go through gemm::multiply with [W_lᵀ; b_lᵀ] from packed[l]
+// (gemm reads B along its rows); narrower ones (the scalar output) through
+// Eigen.
+template <class T, class In, class Out>
+void times_weight_transposed(const Network<T>& net, const ChunkState<T>& s, Index l, const In& in, Out&& out,
+                             bool with_bias, bool add) {
+  const Index k = net.layout.fan_in(l), n = net.layout.fan_out(l);
+  if (n < gemm::kPacket<T>) {
+    if (add) out.noalias() += in * net.weight(l).transpose();
+    else out.noalias() = in * net.weight(l).transpose();
+    if (with_bias) out.rowwise() += net.bias(l).transpose();
+    return;
+  }
+  const RowMatrix<T>& packed = s.packed[l];
+  gemm::multiply(in.data(), in.outerStride(), packed.data(), packed.outerStride(),
+                 with_bias ? packed.row(k).data() : nullptr, in.rows(), k, n, out.data(), out.outerStride(), add);
 }
 
-// a_{l+1} = σ(z_l) with σ' (and σ'') for a hidden layer l < L−1.
+// z_l = a_l W_lᵀ + b_lᵀ for the chunk's rows; keeps [W_lᵀ; b_lᵀ] in packed[l]
+// for the R-operator passes that follow.
 template <class T>
-void activate_layer(const Network<T>& net, ChunkState<T>& s, Index l, bool second) {
+void affine(const Network<T>& net, ChunkState<T>& s, Index l) {
+  const Index k = net.layout.fan_in(l), n = net.layout.fan_out(l);
+  if (n >= gemm::kPacket<T>) {
+    s.packed[l].topLeftCorner(k, n) = net.weight(l).transpose();
+    s.packed[l].row(k).head(n) = net.bias(l).transpose();
+  }
+  times_weight_transposed(net, s, l, s.top(s.a[l]), s.top(s.z[l]), true, false);
+}
+
+// out (+)= in · W_l (rows × d_l): ∂ŷ/∂a_l from ∂ŷ/∂z_l. W_l's rows are read
+// in place when they are whole packets.
+template <class T, class In, class Out>
+void times_weight(const Network<T>& net, Index l, const In& in, Out&& out, bool add = false) {
+  const Index k = net.layout.fan_out(l), n = net.layout.fan_in(l);
+  if (n < gemm::kPacket<T> || !gemm::whole_packets<T>(n)) {
+    if (add) out.noalias() += in * net.weight(l);
+    else out.noalias() = in * net.weight(l);
+    return;
+  }
+  gemm::multiply(in.data(), in.outerStride(), net.weight(l).data(), n, static_cast<const T*>(nullptr), in.rows(), k,
+                 n, out.data(), out.outerStride(), add);
+}
+
+// How many derivatives of σ a forward pass keeps: none for outputs and losses,
+// σ' for a backward pass, σ'' too for second-order kernels.
+enum class Derivatives { none, first, second };
+
+// a_{l+1} = σ(z_l), with σ' (and σ'') as asked, for a hidden layer l < L−1.
+template <class T>
+void activate_layer(const Network<T>& net, ChunkState<T>& s, Index l, Derivatives derivatives) {
   const auto z = s.top(s.z[l]);
-  activate<T>(net.activation, z, s.top(s.a[l + 1]));
-  first_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]));
-  if (second) second_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]), s.top(s.d2[l]));
+  if (derivatives == Derivatives::none) {
+    activate<T>(net.activation, z, s.top(s.a[l + 1]));
+    return;
+  }
+  if (net.activation == Activation::tanh) {  // σ and σ' in one pass: tanh is the costly part
+    tanh_of<T>(z, s.top(s.a[l + 1]), s.d1[l].data(), s.d1[l].cols());
+  } else {
+    activate<T>(net.activation, z, s.top(s.a[l + 1]));
+    first_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]));
+  }
+  if (derivatives == Derivatives::second)
+    second_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]), s.top(s.d2[l]));
 }
 
 // A forward pass without noise.
@@ -67,11 +122,11 @@ struct NoNoise {
   void operator()(Index, Z&) const {}
 };
 
-// z, a, d1 (and d2) for the chunk x (B, d_0). noise(l, z) may perturb each
+// z, a and the derivatives asked for (d1, d2) for the chunk x (B, d_0). noise(l, z) may perturb each
 // z_l after the affine map and before the activation (local weight noise
 // enters there).
 template <class T, class X, class Noise = NoNoise>
-void forward(const Network<T>& net, const Eigen::MatrixBase<X>& x, ChunkState<T>& s, bool second,
+void forward(const Network<T>& net, const Eigen::MatrixBase<X>& x, ChunkState<T>& s, Derivatives derivatives,
              Noise&& noise = Noise{}) {
   s.rows = x.rows();
   s.top(s.a[0]) = x;
@@ -79,7 +134,7 @@ void forward(const Network<T>& net, const Eigen::MatrixBase<X>& x, ChunkState<T>
     affine(net, s, l);
     auto z = s.top(s.z[l]);
     noise(l, z);
-    if (l + 1 < net.n_layers()) activate_layer(net, s, l, second);
+    if (l + 1 < net.n_layers()) activate_layer(net, s, l, derivatives);
   }
 }
 
@@ -91,10 +146,23 @@ void backward(const Network<T>& net, ChunkState<T>& s, Noise&& noise = Noise{}) 
   s.top(s.delta[L - 1]).setOnes();
   for (Index l = L - 2; l >= 0; --l) {
     auto g = s.top(s.g[l]);
-    g.noalias() = s.top(s.delta[l + 1]) * net.weight(l + 1);
+    times_weight(net, l + 1, s.top(s.delta[l + 1]), g);
     noise(l + 1, g);
     s.top(s.delta[l]).array() = s.top(s.d1[l]).array() * g.array();
   }
+}
+
+// block += leftᵀ · right for the chunk's rows of left (B, d_{l+1}) and right
+// (B, d_l): a weight block (d_{l+1}, d_l) of a sum over examples.
+template <class T, class Left, class Right, class Block>
+void add_outer_products(const Left& left, const Right& right, Block&& block) {
+  const Index n = right.cols();
+  if (n < gemm::kPacket<T> || !gemm::whole_packets<T>(n)) {
+    block.noalias() += left.transpose() * right;
+    return;
+  }
+  gemm::multiply<T, true>(left.data(), left.outerStride(), right.data(), right.outerStride(), static_cast<const T*>(nullptr),
+                          left.cols(), left.rows(), n, block.data(), block.outerStride(), true);
 }
 
 // Adds Σ_n u_n ∂ŷ_n/∂θ (the vjp of the chunk, after backward) into grad (P):
@@ -104,7 +172,7 @@ void accumulate_vjp(const Network<T>& net, ChunkState<T>& s, const Eigen::Matrix
   for (Index l = 0; l < net.n_layers(); ++l) {
     auto ud = s.scratch.topLeftCorner(s.rows, net.layout.fan_out(l));
     ud = s.top(s.delta[l]).array().colwise() * u.derived().array();
-    net.layout.weight(grad, l).noalias() += ud.transpose() * s.top(s.a[l]);
+    add_outer_products<T>(ud, s.top(s.a[l]), net.layout.weight(grad, l));
     net.layout.bias(grad, l) += ud.colwise().sum().transpose();
   }
 }

@@ -26,14 +26,14 @@ struct RState {
 };
 
 // R{z_l} = s_l + R{a_l} W_lᵀ,   R{a_{l+1}} = σ'(z_l) ⊙ R{z_l},   R{a_0} = 0.
-// source(l, rz) must set rz = s_l.
+// source(l, rz) must set rz = s_l. Runs after forward(net, …, s).
 template <class T, class Source>
 void r_forward(const Network<T>& net, const ChunkState<T>& s, RState<T>& r, Source&& source) {
   const Index L = net.n_layers(), B = s.rows;
   for (Index l = 0; l < L; ++l) {
     auto rz = r.rz[l].topRows(B);
     source(l, rz);
-    if (l > 0) rz.noalias() += r.ra[l].topRows(B) * net.weight(l).transpose();
+    if (l > 0) times_weight_transposed(net, s, l, r.ra[l].topRows(B), rz, false, true);
     if (l + 1 < L) r.ra[l + 1].topRows(B).array() = s.top(s.d1[l]).array() * rz.array();
   }
 }
@@ -48,7 +48,7 @@ void r_backward(const Network<T>& net, const ChunkState<T>& s, RState<T>& r, Bac
   for (Index l = L - 2; l >= 0; --l) {
     auto acc = r.acc.topLeftCorner(B, net.layout.fan_out(l));
     back_source(l + 1, acc);
-    if (l + 2 < L) acc.noalias() += r.rdelta[l + 1].topRows(B) * net.weight(l + 1);
+    if (l + 2 < L) times_weight(net, l + 1, r.rdelta[l + 1].topRows(B), acc, true);
     r.rdelta[l].topRows(B).array() = s.top(s.d2[l]).array() * r.rz[l].topRows(B).array() * s.top(s.g[l]).array() +
                                      s.top(s.d1[l]).array() * acc.array();
   }
@@ -64,11 +64,11 @@ void accumulate_hvp(const Network<T>& net, ChunkState<T>& s, const RState<T>& r,
     auto W = net.layout.weight(hv, l);
     auto scaled = s.scratch.topLeftCorner(B, net.layout.fan_out(l));
     scaled = r.rdelta[l].topRows(B).array().colwise() * u.derived().array();
-    W.noalias() += scaled.transpose() * s.top(s.a[l]);
+    add_outer_products<T>(scaled, s.top(s.a[l]), W);
     net.layout.bias(hv, l) += scaled.colwise().sum().transpose();
     if (l > 0) {
       scaled = s.top(s.delta[l]).array().colwise() * u.derived().array();
-      W.noalias() += scaled.transpose() * r.ra[l].topRows(B);
+      add_outer_products<T>(scaled, r.ra[l].topRows(B), W);
     }
   }
 }

@@ -64,8 +64,8 @@ void times_weight_transposed(const Network<T>& net, const ChunkState<T>& s, Inde
     return;
   }
   const RowMatrix<T>& packed = s.packed[l];
-  gemm::multiply(in.data(), in.outerStride(), packed.data(), packed.outerStride(),
-                 with_bias ? packed.row(k).data() : nullptr, in.rows(), k, n, out.data(), out.outerStride(), add);
+  gemm::multiply(in.data(), in.outerStride(), packed.data(), packed.outerStride(), in.rows(), k, n, out.data(),
+                 out.outerStride(), {T(1), add, with_bias ? packed.row(k).data() : nullptr});
 }
 
 // z_l = a_l W_lᵀ + b_lᵀ for the chunk's rows; keeps [W_lᵀ; b_lᵀ] in packed[l]
@@ -90,8 +90,8 @@ void times_weight(const Network<T>& net, Index l, const In& in, Out&& out, bool 
     else out.noalias() = in * net.weight(l);
     return;
   }
-  gemm::multiply(in.data(), in.outerStride(), net.weight(l).data(), n, static_cast<const T*>(nullptr), in.rows(), k,
-                 n, out.data(), out.outerStride(), add);
+  gemm::multiply(in.data(), in.outerStride(), net.weight(l).data(), n, in.rows(), k, n, out.data(),
+                 out.outerStride(), {T(1), add});
 }
 
 // How many derivatives of σ a forward pass keeps: none for outputs and losses,
@@ -152,17 +152,17 @@ void backward(const Network<T>& net, ChunkState<T>& s, Noise&& noise = Noise{}) 
   }
 }
 
-// block += leftᵀ · right for the chunk's rows of left (B, d_{l+1}) and right
-// (B, d_l): a weight block (d_{l+1}, d_l) of a sum over examples.
+// block += scale · leftᵀ · right for the chunk's rows of left (B, d_{l+1})
+// and right (B, d_l): a weight block (d_{l+1}, d_l) of a sum over examples.
 template <class T, class Left, class Right, class Block>
-void add_outer_products(const Left& left, const Right& right, Block&& block) {
+void add_outer_products(const Left& left, const Right& right, Block&& block, T scale = T(1)) {
   const Index n = right.cols();
   if (n < gemm::kPacket<T> || !gemm::whole_packets<T>(n)) {
-    block.noalias() += left.transpose() * right;
+    block.noalias() += scale * (left.transpose() * right);
     return;
   }
-  gemm::multiply<T, true>(left.data(), left.outerStride(), right.data(), right.outerStride(), static_cast<const T*>(nullptr),
-                          left.cols(), left.rows(), n, block.data(), block.outerStride(), true);
+  gemm::multiply<T, true>(left.data(), left.outerStride(), right.data(), right.outerStride(), left.cols(),
+                          left.rows(), n, block.data(), block.outerStride(), {scale, true});
 }
 
 // Adds Σ_n u_n ∂ŷ_n/∂θ (the vjp of the chunk, after backward) into grad (P):

@@ -41,25 +41,26 @@ Index padded(Index n) {
   return (n + kPacket<T> - 1) / kPacket<T> * kPacket<T>;
 }
 
-// One MR × NP-packet tile of C at c: its first `cols` columns are stored
-// (and, with add, read first: C += A·B). A is row-major with row stride lda,
-// or with TransposedA the transpose of such a matrix: A(r, i) = a[i·lda + r].
+// What multiply does with a product A·B: C = scale·A·B + bias, or with add
+// C += scale·A·B + bias. bias (a row, added to every row of C) may be null.
+template <class T>
+struct Update {
+  T scale = T(1);
+  bool add = false;
+  const T* bias = nullptr;
+};
+
+// One MR × NP-packet tile of C at c, of which the first `cols` columns are
+// written. A is row-major with row stride lda, or with TransposedA the
+// transpose of such a matrix: A(r, i) = a[i·lda + r].
 template <class T, int MR, int NP, bool TransposedA>
-void tile(const T* a, Index lda, const T* b, Index ldb, const T* bias, Index k, T* c, Index ldc, Index cols,
-          bool add) {
+void tile(const T* a, Index lda, const T* b, Index ldb, Index k, T* c, Index ldc, Index cols, const Update<T>& u) {
   using namespace Eigen::internal;
   using P = Packet<T>;
   constexpr Index W = kPacket<T>;
   P acc[MR][NP];
-  T buffer[NP * W] = {};  // a tile that reaches past n: its valid columns only
-  for (int r = 0; r < MR; ++r) {
-    const T* start = c + r * ldc;
-    if (add && cols < NP * W) start = std::copy(start, start + cols, buffer) - cols;
-    for (int p = 0; p < NP; ++p) {
-      acc[r][p] = add ? ploadu<P>(start + p * W) : pset1<P>(T(0));
-      if (bias) acc[r][p] = padd(acc[r][p], ploadu<P>(bias + p * W));
-    }
-  }
+  for (int r = 0; r < MR; ++r)
+    for (int p = 0; p < NP; ++p) acc[r][p] = pset1<P>(T(0));
   for (Index i = 0; i < k; ++i) {
     P row[NP];
     for (int p = 0; p < NP; ++p) row[p] = ploadu<P>(b + i * ldb + p * W);
@@ -68,41 +69,50 @@ void tile(const T* a, Index lda, const T* b, Index ldb, const T* bias, Index k, 
       for (int p = 0; p < NP; ++p) acc[r][p] = pmadd(x, row[p], acc[r][p]);
     }
   }
-  if (cols == NP * W) {
-    for (int r = 0; r < MR; ++r)
-      for (int p = 0; p < NP; ++p) pstoreu(c + r * ldc + p * W, acc[r][p]);
-    return;
-  }
+  const P scale = pset1<P>(u.scale);
+  T buffer[NP * W] = {};  // a tile that reaches past n goes through here: its valid columns only
   for (int r = 0; r < MR; ++r) {
-    for (int p = 0; p < NP; ++p) pstoreu(buffer + p * W, acc[r][p]);
-    std::copy(buffer, buffer + cols, c + r * ldc);
+    T* out = cols == NP * W ? c + r * ldc : buffer;
+    if (u.add && out == buffer) std::copy(c + r * ldc, c + r * ldc + cols, buffer);
+    for (int p = 0; p < NP; ++p) {
+      P v = u.scale == T(1) ? acc[r][p] : pmul(scale, acc[r][p]);
+      if (u.add) v = padd(ploadu<P>(out + p * W), v);
+      if (u.bias) v = padd(v, ploadu<P>(u.bias + p * W));
+      pstoreu(out + p * W, v);
+    }
+    if (out == buffer) std::copy(buffer, buffer + cols, c + r * ldc);
   }
 }
 
 template <class T, int NP, bool TransposedA>
-void column_block(const T* a, Index lda, const T* b, Index ldb, const T* bias, Index rows, Index k, T* c,
-                  Index ldc, Index cols, bool add) {
-  Index r = 0;
+void column_block(const T* a, Index lda, const T* b, Index ldb, Index rows, Index k, T* c, Index ldc, Index cols,
+                  const Update<T>& u) {
   const Index step = TransposedA ? 1 : lda;  // from one row of A to the next
+  Index r = 0;
   for (; r + kTileRows <= rows; r += kTileRows)
-    tile<T, kTileRows, NP, TransposedA>(a + r * step, lda, b, ldb, bias, k, c + r * ldc, ldc, cols, add);
-  for (; r < rows; ++r) tile<T, 1, NP, TransposedA>(a + r * step, lda, b, ldb, bias, k, c + r * ldc, ldc, cols, add);
+    tile<T, kTileRows, NP, TransposedA>(a + r * step, lda, b, ldb, k, c + r * ldc, ldc, cols, u);
+  for (; r < rows; ++r) tile<T, 1, NP, TransposedA>(a + r * step, lda, b, ldb, k, c + r * ldc, ldc, cols, u);
 }
 
-// C = A·B + 1·biasᵀ, or with add C += A·B + 1·biasᵀ (bias may be null). B's
-// rows, and the bias, must be readable to padded(n) entries: whole_packets(n),
-// or a padded copy. With TransposedA, a holds Aᵀ (k × rows, row stride lda).
+// C (rows × n, row stride ldc) from A (rows × k) and B (k × n, row stride
+// ldb) as u says. B's rows, and the bias, must be readable to padded(n)
+// entries: whole_packets(n), or a padded copy. With TransposedA, a holds Aᵀ
+// (k × rows, row stride lda).
 template <class T, bool TransposedA = false>
-void multiply(const T* a, Index lda, const T* b, Index ldb, const T* bias, Index rows, Index k, Index n, T* c,
-              Index ldc, bool add = false) {
+void multiply(const T* a, Index lda, const T* b, Index ldb, Index rows, Index k, Index n, T* c, Index ldc,
+              const Update<T>& u = {}) {
   constexpr Index W = kPacket<T>, block = kTilePackets * W;
   Index j = 0;
-  for (; j + block <= padded<T>(n); j += block)
-    column_block<T, kTilePackets, TransposedA>(a, lda, b + j, ldb, bias ? bias + j : nullptr, rows, k, c + j, ldc,
-                                  std::min(block, n - j), add);
-  for (; j < n; j += W)
-    column_block<T, 1, TransposedA>(a, lda, b + j, ldb, bias ? bias + j : nullptr, rows, k, c + j, ldc, std::min(W, n - j),
-                       add);
+  for (; j + block <= padded<T>(n); j += block) {
+    Update<T> part = u;
+    if (u.bias) part.bias = u.bias + j;
+    column_block<T, kTilePackets, TransposedA>(a, lda, b + j, ldb, rows, k, c + j, ldc, std::min(block, n - j), part);
+  }
+  for (; j < n; j += W) {
+    Update<T> part = u;
+    if (u.bias) part.bias = u.bias + j;
+    column_block<T, 1, TransposedA>(a, lda, b + j, ldb, rows, k, c + j, ldc, std::min(W, n - j), part);
+  }
 }
 
 }  // namespace weightnoise::gemm

@@ -73,6 +73,19 @@ void accumulate_hvp(const Network<T>& net, ChunkState<T>& s, const RState<T>& r,
   }
 }
 
+// accumulate_hvp with the same u_n = scale for every example: the scale
+// applies to each block's sum, so no scaled copies of R{δ} and δ are formed.
+template <class T>
+void accumulate_hvp(const Network<T>& net, ChunkState<T>& s, const RState<T>& r, T scale, T* hv) {
+  const Index B = s.rows;
+  for (Index l = 0; l < net.n_layers(); ++l) {
+    auto W = net.layout.weight(hv, l);
+    add_outer_products<T>(r.rdelta[l].topRows(B), s.top(s.a[l]), W, scale);
+    net.layout.bias(hv, l) += scale * r.rdelta[l].topRows(B).colwise().sum().transpose();
+    if (l > 0) add_outer_products<T>(s.top(s.delta[l]), r.ra[l].topRows(B), W, scale);
+  }
+}
+
 // Per-thread buffers of the penalty gradient.
 template <class T>
 struct PenaltyState {
@@ -105,7 +118,7 @@ T accumulate_penalty_grad(const Network<T>& net, ChunkState<T>& s, PenaltyState<
   };
   r_forward(net, s, ps.r, forward_source);
   r_backward(net, s, ps.r, backward_source);
-  accumulate_hvp(net, s, ps.r, Vector<T>::Constant(rows, scale), grad);
+  accumulate_hvp(net, s, ps.r, scale, grad);
   return norm_sq;
 }
 

@@ -13,7 +13,10 @@ import weightnoise.reference
 IMPLEMENTATIONS = {"cpp": weightnoise, "reference": weightnoise.reference}
 
 # Depth 1 to 5, widths 1 to 64 (odd widths: not multiples of any SIMD width).
-ARCHITECTURES = [(5, 1), (3, 1, 1), (4, 17, 1), (2, 3, 64, 1), (6, 8, 3, 5, 1), (3, 7, 5, 4, 3, 1)]
+# Widths below, at and above a SIMD packet (2, 4 or 8 doubles; 4, 8 or 16 floats), whole and partial, so that
+# every path of the tiled products in cpp/weightnoise/gemm.hpp and their Eigen fallbacks is compared.
+ARCHITECTURES = [(5, 1), (3, 1, 1), (4, 17, 1), (2, 3, 64, 1), (6, 8, 3, 5, 1), (3, 7, 5, 4, 3, 1), (3, 40, 24, 1),
+                 (2, 32, 16, 1)]
 
 # Normwise relative error allowed between the compiled kernels and the reference.
 RTOL = {np.float64: 1e-10, np.float32: 2e-4}

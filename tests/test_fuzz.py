@@ -119,7 +119,9 @@ def draw_problem(data, dtypes=(np.float64, np.float64, np.float64, np.float32), 
     """A model, inputs and targets: random architecture, activation, dtype and value flavour."""
     start_case(data)
     n_in = data.draw(st.integers(1, 4), label="n_in")
-    hidden = data.draw(st.lists(st.integers(1, 6), max_size=max_hidden), label="hidden")
+    # Mostly narrow layers; some as wide as one or more SIMD packets (the tiled products of gemm.hpp).
+    width = st.one_of(st.integers(1, 6), st.sampled_from([8, 16, 17, 33]))
+    hidden = data.draw(st.lists(width, max_size=max_hidden), label="hidden")
     activation = data.draw(st.sampled_from(wn.ACTIVATIONS), label="activation")
     dtype = np.dtype(data.draw(st.sampled_from(dtypes), label="dtype"))
     n = data.draw(st.integers(1, max_n), label="N")

@@ -146,7 +146,10 @@ void backward(const Network<T>& net, ChunkState<T>& s, Noise&& noise = Noise{}) 
   s.top(s.delta[L - 1]).setOnes();
   for (Index l = L - 2; l >= 0; --l) {
     auto g = s.top(s.g[l]);
-    times_weight(net, l + 1, s.top(s.delta[l + 1]), g);
+    if (l == L - 2)
+      g.rowwise() = net.weight(L - 1).row(0);  // δ_{L−1} = 1 (scalar output): every row is W_{L−1}
+    else
+      times_weight(net, l + 1, s.top(s.delta[l + 1]), g);
     noise(l + 1, g);
     s.top(s.delta[l]).array() = s.top(s.d1[l]).array() * g.array();
   }

@@ -53,42 +53,52 @@ Packet tanh_packet(const Packet& x) {
   return por(pdiv(psub(pset1<Packet>(0.0), m), padd(pset1<Packet>(2.0), m)), pand(x, pset1<Packet>(-0.0)));
 }
 
-// out = tanh(x) and, where d1 is not null, d1 = 1 − tanh²(x), in one pass.
-inline void tanh_packets(const double* x, double* out, double* d1, Index n) {
+// out = tanh(x) and, where they are not null, d1 = 1 − tanh²(x) and
+// d2 = −2 tanh(x) d1 (d2 only with d1), in one pass.
+inline void tanh_packets(const double* x, double* out, double* d1, double* d2, Index n) {
   using namespace Eigen::internal;
   using Packet = packet_traits<double>::type;
   constexpr Index W = Index(sizeof(Packet) / sizeof(double));
-  const Packet one = pset1<Packet>(1.0);
-  const auto store = [&](double* a, double* d, const Packet& t) {
-    pstoreu(a, t);
-    if (d1) pstoreu(d, psub(one, pmul(t, t)));  // as first_derivative writes it
+  const Packet one = pset1<Packet>(1.0), minus_two = pset1<Packet>(-2.0);
+  // As first_derivative and second_derivative write them, so fused and separate passes agree bitwise.
+  const auto store = [&](Index i, double* a, double* d, double* dd, const Packet& t) {
+    pstoreu(a + i, t);
+    if (!d1) return;
+    const Packet first = psub(one, pmul(t, t));
+    pstoreu(d + i, first);
+    if (d2) pstoreu(dd + i, pmul(pmul(minus_two, t), first));
   };
   Index i = 0;
-  for (; i + W <= n; i += W) store(out + i, d1 ? d1 + i : nullptr, tanh_packet(ploadu<Packet>(x + i)));
+  for (; i + W <= n; i += W) store(i, out, d1, d2, tanh_packet(ploadu<Packet>(x + i)));
   if (i < n) {
-    double buffer[W] = {}, derivative[W] = {};
+    double buffer[W] = {}, first[W] = {}, second[W] = {};
     std::copy(x + i, x + n, buffer);
-    store(buffer, derivative, tanh_packet(ploadu<Packet>(buffer)));
+    store(0, buffer, first, second, tanh_packet(ploadu<Packet>(buffer)));
     std::copy(buffer, buffer + (n - i), out + i);
-    if (d1) std::copy(derivative, derivative + (n - i), d1 + i);
+    if (d1) std::copy(first, first + (n - i), d1 + i);
+    if (d2) std::copy(second, second + (n - i), d2 + i);
   }
 }
 
-// a = tanh(z) and, where d1 is given, d1 = 1 − a² (fused: one pass over z).
+// a = tanh(z) and, where given, d1 = 1 − a² and d2 = −2 a d1 in buffers of
+// row stride `stride` (fused: one pass over z).
 template <class T>
-void tanh_of(ConstMatrixRef<T> z, MatrixRef<T> a, T* d1 = nullptr, Index d1_stride = 0) {
+void tanh_of(ConstMatrixRef<T> z, MatrixRef<T> a, T* d1 = nullptr, T* d2 = nullptr, Index stride = 0) {
   if constexpr (std::is_same_v<T, double>) {
-    if (z.outerStride() == z.cols() && a.outerStride() == a.cols() && (!d1 || d1_stride == z.cols())) {
-      tanh_packets(z.data(), a.data(), d1, z.size());
+    if (z.outerStride() == z.cols() && a.outerStride() == a.cols() && (!d1 || stride == z.cols())) {
+      tanh_packets(z.data(), a.data(), d1, d2, z.size());
       return;
     }
     for (Index r = 0; r < z.rows(); ++r)
-      tanh_packets(z.row(r).data(), a.row(r).data(), d1 ? d1 + r * d1_stride : nullptr, z.cols());
+      tanh_packets(z.row(r).data(), a.row(r).data(), d1 ? d1 + r * stride : nullptr, d2 ? d2 + r * stride : nullptr,
+                   z.cols());
   } else {
     a.array() = z.array().tanh();  // Eigen's own vectorized float tanh
-    if (d1)
-      Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>>(d1, z.rows(), z.cols(), Eigen::OuterStride<>(d1_stride))
-          .array() = T(1) - a.array().square();
+    using Strided = Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>>;
+    if (d1) Strided(d1, z.rows(), z.cols(), Eigen::OuterStride<>(stride)).array() = T(1) - a.array().square();
+    if (d2)
+      Strided(d2, z.rows(), z.cols(), Eigen::OuterStride<>(stride)).array() =
+          T(-2) * a.array() * Strided(d1, z.rows(), z.cols(), Eigen::OuterStride<>(stride)).array();
   }
 }
 

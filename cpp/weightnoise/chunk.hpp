@@ -106,14 +106,14 @@ void activate_layer(const Network<T>& net, ChunkState<T>& s, Index l, Derivative
     activate<T>(net.activation, z, s.top(s.a[l + 1]));
     return;
   }
-  if (net.activation == Activation::tanh) {  // σ and σ' in one pass: tanh is the costly part
-    tanh_of<T>(z, s.top(s.a[l + 1]), s.d1[l].data(), s.d1[l].cols());
-  } else {
-    activate<T>(net.activation, z, s.top(s.a[l + 1]));
-    first_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]));
+  const bool second = derivatives == Derivatives::second;
+  if (net.activation == Activation::tanh) {  // σ, σ' (and σ'') in one pass: tanh is the costly part
+    tanh_of<T>(z, s.top(s.a[l + 1]), s.d1[l].data(), second ? s.d2[l].data() : nullptr, s.d1[l].cols());
+    return;
   }
-  if (derivatives == Derivatives::second)
-    second_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]), s.top(s.d2[l]));
+  activate<T>(net.activation, z, s.top(s.a[l + 1]));
+  first_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]));
+  if (second) second_derivative<T>(net.activation, z, s.top(s.a[l + 1]), s.top(s.d1[l]), s.top(s.d2[l]));
 }
 
 // A forward pass without noise.

@@ -216,12 +216,17 @@ def test_ctrl_c_stops_a_long_fit_within_a_second_and_keeps_the_last_epoch(tmp_pa
     assert isinstance(info.value, KeyboardInterrupt)
     assert elapsed < 1.5 + 1.0, elapsed
     result = info.value.result
-    assert result.interrupted and len(result.history) == len(finished)
-    if finished:
-        assert np.array_equal(result.model.params, finished[-1].params)
-        assert np.array_equal(wn.load(path).params, finished[-1].params)
-    else:
-        assert np.array_equal(result.model.params, model.params)
+    assert result.interrupted
+    # Callbacks ran for every finished epoch but perhaps the last: Ctrl-C may land between an epoch's end
+    # and its callback. The checkpoint holds the last finished epoch or, cut short while writing, the one before.
+    assert len(result.history) - len(finished) in (0, 1)
+    if len(finished) == len(result.history):
+        expected = finished[-1].params if finished else model.params
+        assert np.array_equal(result.model.params, expected)
+    before = finished[-1].params if finished else None
+    if path.exists():
+        saved = wn.load(path).params
+        assert np.array_equal(saved, result.model.params) or (before is not None and np.array_equal(saved, before))
 
 
 @pytest.mark.parametrize("kwargs, error, words", [

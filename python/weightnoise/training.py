@@ -331,7 +331,10 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
     validation : (X_val, y_val), optional
         Monitored held-out data.
     callback : callable, optional
-        ``callback(record, model)`` after every epoch; returning True stops training.
+        ``callback(record, model)`` after every epoch; returning True stops
+        training. A Ctrl-C between the end of an epoch and its callback
+        leaves that epoch finished (in the result and the checkpoint) without
+        its callback.
     progress : bool
         Show a progress bar over epochs.
     monitor : bool

@@ -188,6 +188,19 @@ def test_a_fill_does_not_depend_on_where_it_starts():
         assert np.array_equal(part, whole[first:])
 
 
+def test_a_fill_does_not_depend_on_its_length():
+    # The ends of a fill run in smaller batches of blocks than its bulk: every
+    # batch size must give the same bits (lengths past 2 batches of 64 normals).
+    whole = _core.normal_float64(400, SEED, int(P.local_noise), 1, 2, 0)
+    u = _core.uniform_float64(400, SEED, int(P.local_noise), 1, 2, 0)
+    for first in [0, 1, 7, 16, 17, 63]:
+        for count in range(1, 150):
+            part = _core.normal_float64(count, SEED, int(P.local_noise), 1, 2, first)
+            assert np.array_equal(part, whole[first:first + count]), (first, count)
+            part = _core.uniform_float64(count, SEED, int(P.local_noise), 1, 2, first)
+            assert np.array_equal(part, u[first:first + count]), (first, count)
+
+
 def test_the_numpy_mirror_does_not_depend_on_where_it_starts():
     whole = philox.normal(SEED, P.local_noise, 1, 2, 0, 300)
     assert np.array_equal(philox.normal(SEED, P.local_noise, 1, 2, 77, 223), whole[77:])

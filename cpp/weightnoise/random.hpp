@@ -10,11 +10,12 @@
 //   ±1       e: bit e mod 32 of word (e mod 128)/32 of block e/128, 1 → +1
 // Block indices are uint32, so a stream holds 2^33 normals or uniforms.
 //
-// The fills work on batches of kBatch consecutive blocks: Philox runs on
-// SIMD lanes (AVX-512, AVX2, SSE2, or plain loops elsewhere) and the Box–Muller
-// transform uses branch-free, auto-vectorized log and sincos below instead of
-// libm. Every element goes through the same batch code whatever the offset,
-// length or thread, so a fill's values never depend on where it starts.
+// The fills work on batches of consecutive blocks, kBatch of them in the
+// bulk and fewer (whole SIMD registers of blocks) at the ends of a fill: Philox
+// runs on SIMD lanes (AVX-512, AVX2, SSE2, or plain loops elsewhere) and the
+// Box–Muller transform uses branch-free, auto-vectorized log and sincos below
+// instead of libm. Every lane of every batch size runs the same arithmetic,
+// so a fill's values never depend on its offset, length or thread.
 // All fills are allocation-free, throw nothing and touch no global state:
 // they may run inside OpenMP parallel regions.
 //
@@ -40,6 +41,14 @@
 
 #if defined(__AVX2__) || defined(__SSE2__)
 #include <immintrin.h>
+#endif
+
+// The element functions below must inline into the `omp simd` loops: a call
+// that the inliner leaves (it weighs every batch size's loops) runs scalar.
+#if defined(__GNUC__)
+#define WEIGHTNOISE_SIMD_INLINE inline __attribute__((always_inline))
+#else
+#define WEIGHTNOISE_SIMD_INLINE inline
 #endif
 
 namespace weightnoise {
@@ -100,16 +109,19 @@ namespace detail {
 // enough independent chains to hide latency, few enough to limit register
 // spills; with AVX-512, four groups of 8 (2.7 → 2.2 ns per normal on Zen 4,
 // as the Box–Muller loops then run on whole 8-double registers too).
+// The ends of a fill take the fewest groups of kGroup blocks that cover
+// them: a row of 129 local-noise normals costs 72 blocks, not 96.
 #if defined(__AVX512F__)
-constexpr int kBatch = 32;
-static_assert(kBatch % 8 == 0, "whole AVX-512 registers of blocks");
+constexpr int kBatch = 32, kGroup = 8;
 #else
-constexpr int kBatch = 20;
-static_assert(kBatch % 4 == 0, "whole AVX2 registers of blocks");
+constexpr int kBatch = 20, kGroup = 4;
 #endif
+static_assert(kBatch % kGroup == 0 && kGroup % 4 == 0, "whole AVX2 (and AVX-512) registers of blocks");
 
-// Word j of block b0 + i of a stream is words[j][i], in the low 32 bits.
-using BatchWords = std::uint64_t[4][kBatch];
+// Word j of block b0 + i of a stream is words[j][i], in the low 32 bits,
+// for batches of nb blocks.
+template <int nb = kBatch>
+using BatchWords = std::uint64_t[4][nb];
 
 #if defined(__AVX2__) || defined(__SSE2__)
 // Philox on SIMD lanes of 64 bits that carry one 32-bit word each. The high
@@ -172,12 +184,14 @@ class BatchStream {
     }
   }
 
-  // Blocks b0 … b0 + kBatch − 1 (block indices wrap modulo 2^32). All
-  // kBatch / width groups advance round by round, so that their dependency
+  // Blocks b0 … b0 + nb − 1 (block indices wrap modulo 2^32). All
+  // nb / width groups advance round by round, so that their dependency
   // chains (multiply, shift, xor) overlap.
-  void blocks(std::uint32_t b0, BatchWords& words) const {
+  template <int nb>
+  void blocks(std::uint32_t b0, BatchWords<nb>& words) const {
+    static_assert(nb % Lanes::width == 0, "whole registers of blocks");
     using V = Lanes::V;
-    constexpr int g_count = kBatch / Lanes::width;
+    constexpr int g_count = nb / Lanes::width;
     const V m0 = Lanes::set1(kPhiloxM0), m1 = Lanes::set1(kPhiloxM1);
     V x0[g_count], x1[g_count], x2[g_count], x3[g_count];
     for (int g = 0; g < g_count; ++g) {
@@ -214,9 +228,10 @@ class BatchStream {
  public:
   explicit BatchStream(const Stream& s) : s_(s) {}
 
-  void blocks(std::uint32_t b0, BatchWords& words) const {
-    std::uint32_t x0[kBatch], x1[kBatch], x2[kBatch], x3[kBatch];
-    for (int i = 0; i < kBatch; ++i) {
+  template <int nb>
+  void blocks(std::uint32_t b0, BatchWords<nb>& words) const {
+    std::uint32_t x0[nb], x1[nb], x2[nb], x3[nb];
+    for (int i = 0; i < nb; ++i) {
       x0[i] = b0 + std::uint32_t(i);
       x1[i] = s_.item;
       x2[i] = s_.draw;
@@ -224,7 +239,7 @@ class BatchStream {
     }
     std::uint32_t k0 = std::uint32_t(s_.seed), k1 = std::uint32_t(s_.seed >> 32);
     for (int r = 0; r < 10; ++r, k0 += kPhiloxW0, k1 += kPhiloxW1) {
-      for (int i = 0; i < kBatch; ++i) {
+      for (int i = 0; i < nb; ++i) {
         const std::uint64_t p0 = std::uint64_t(kPhiloxM0) * x0[i], p1 = std::uint64_t(kPhiloxM1) * x2[i];
         x0[i] = std::uint32_t(p1 >> 32) ^ x1[i] ^ k0;
         x2[i] = std::uint32_t(p0 >> 32) ^ x3[i] ^ k1;
@@ -232,7 +247,7 @@ class BatchStream {
         x3[i] = std::uint32_t(p0);
       }
     }
-    for (int i = 0; i < kBatch; ++i) {
+    for (int i = 0; i < nb; ++i) {
       words[0][i] = x0[i];
       words[1][i] = x1[i];
       words[2][i] = x2[i];
@@ -245,13 +260,13 @@ class BatchStream {
 };
 #endif
 
-inline double from_bits(std::uint64_t u) {
+WEIGHTNOISE_SIMD_INLINE double from_bits(std::uint64_t u) {
   double d;
   std::memcpy(&d, &u, sizeof d);
   return d;
 }
 
-inline std::uint64_t to_bits(double d) {
+WEIGHTNOISE_SIMD_INLINE std::uint64_t to_bits(double d) {
   std::uint64_t u;
   std::memcpy(&u, &d, sizeof u);
   return u;
@@ -259,7 +274,7 @@ inline std::uint64_t to_bits(double d) {
 
 // a·b + c, fused where the target has FMA: the last bits then differ
 // between builds, the error bounds below hold for both.
-inline double mul_add(double a, double b, double c) {
+WEIGHTNOISE_SIMD_INLINE double mul_add(double a, double b, double c) {
 #if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
   return std::fma(a, b, c);
 #else
@@ -269,7 +284,7 @@ inline double mul_add(double a, double b, double c) {
 
 // n for an integer n < 2^52, exactly: 2^52 + n has n as its mantissa (no
 // vector int64 → double conversion exists before AVX-512).
-inline double small_to_double(std::uint64_t n) {
+WEIGHTNOISE_SIMD_INLINE double small_to_double(std::uint64_t n) {
   return from_bits(0x4330000000000000u | n) - 0x1.0p52;
 }
 
@@ -278,7 +293,7 @@ inline double small_to_double(std::uint64_t n) {
 // (bit patterns, no conversion), H 2^-32 − 2^20 − 1/2 + offset = hi 2^-32 − 1/2
 // + offset and L 2^-53 − 1/2 are exact, and so is their sum, x 2^-53 + offset
 // (which has at most 53 significant bits). In [0, 1 − 2^-53] or (0, 1].
-inline double uniform53(std::uint64_t hi, std::uint64_t lo, double offset = 0.0) {
+WEIGHTNOISE_SIMD_INLINE double uniform53(std::uint64_t hi, std::uint64_t lo, double offset = 0.0) {
 #if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
   const double h = from_bits(0x4330000000000000u | hi), l = from_bits(0x4330000000000000u | (lo >> 11));
   return std::fma(l, 0x1.0p-53, std::fma(h, 0x1.0p-32, -(0x1.0p20 + 0.5)) + offset);
@@ -292,7 +307,7 @@ inline double uniform53(std::uint64_t hi, std::uint64_t lo, double offset = 0.0)
 //   ln m = 2 atanh s = f − f²/2 + s (f²/2 + R(s²)),  R the minimax series,
 //   ln x = k ln2_hi + (f − f²/2 + s (f²/2 + R) + k ln2_lo).
 // Error < 1 ulp; exactly 0 at x = 1.
-inline double log_positive(double x) {
+WEIGHTNOISE_SIMD_INLINE double log_positive(double x) {
   constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
   constexpr double lg1 = 6.666666666666735130e-01, lg2 = 3.999999999940941908e-01,
                    lg3 = 2.857142874366239149e-01, lg4 = 2.222219843214978396e-01,
@@ -323,7 +338,7 @@ inline double log_positive(double x) {
 // [−π/4, π/4], < 1 ulp), with y_lo to first order:
 //   sin(y + y_lo) ≈ y + y³ (s1 + y² r_s(y²)) + y_lo,
 //   cos(y + y_lo) ≈ 1 − y²/2 + y⁴ r_c(y²) − y y_lo.
-inline void sincos_two_pi(double u, double& sin_a, double& cos_a) {
+WEIGHTNOISE_SIMD_INLINE void sincos_two_pi(double u, double& sin_a, double& cos_a) {
   constexpr double two_pi = 6.283185307179586476925286766559;
   constexpr double round_magic = 0x1.8p52;  // adding it rounds to an integer, kept in the low mantissa bits
   const double a = two_pi * u;
@@ -382,78 +397,96 @@ inline void sincos_two_pi(double u, double& sin_a, double& cos_a) {
   sin_a = from_bits(to_bits(s_pick) ^ ((q << 62) & sign));
 }
 
-// x[i] = √x[i] for x[i] ≥ 0. Hardware square roots on all lanes: std::sqrt
+// x[i] = √x[i] for x[i] ≥ 0, i < nb. Hardware square roots on all lanes: std::sqrt
 // inside the main loop would keep its errno branch and stop vectorization.
-inline void sqrt_batch(double* x) {
+template <int nb>
+void sqrt_batch(double* x) {
 #if defined(__AVX__)
-  for (int i = 0; i < kBatch; i += 4) _mm256_storeu_pd(x + i, _mm256_sqrt_pd(_mm256_loadu_pd(x + i)));
+  for (int i = 0; i < nb; i += 4) _mm256_storeu_pd(x + i, _mm256_sqrt_pd(_mm256_loadu_pd(x + i)));
 #elif defined(__SSE2__)
-  for (int i = 0; i < kBatch; i += 2) _mm_storeu_pd(x + i, _mm_sqrt_pd(_mm_loadu_pd(x + i)));
+  for (int i = 0; i < nb; i += 2) _mm_storeu_pd(x + i, _mm_sqrt_pd(_mm_loadu_pd(x + i)));
 #else
-  for (int i = 0; i < kBatch; ++i) x[i] = std::sqrt(x[i]);
+  for (int i = 0; i < nb; ++i) x[i] = std::sqrt(x[i]);
 #endif
 }
 
-// out[2i] = a[i], out[2i+1] = b[i] for i < kBatch.
-inline void interleave(const double* a, const double* b, double* out) {
+// out[2i] = a[i], out[2i+1] = b[i] for i < nb.
+template <int nb>
+void interleave(const double* a, const double* b, double* out) {
 #if defined(__AVX__)
-  for (int i = 0; i < kBatch; i += 4) {
+  for (int i = 0; i < nb; i += 4) {
     const __m256d x = _mm256_loadu_pd(a + i), y = _mm256_loadu_pd(b + i);
     const __m256d lo = _mm256_unpacklo_pd(x, y), hi = _mm256_unpackhi_pd(x, y);  // x0 y0 x2 y2, x1 y1 x3 y3
     _mm256_storeu_pd(out + 2 * i, _mm256_permute2f128_pd(lo, hi, 0x20));
     _mm256_storeu_pd(out + 2 * i + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
   }
 #else
-  for (int i = 0; i < kBatch; ++i) {
+  for (int i = 0; i < nb; ++i) {
     out[2 * i] = a[i];
     out[2 * i + 1] = b[i];
   }
 #endif
 }
 
-// Box–Muller on kBatch blocks (words as from BatchStream::blocks) into out[2 kBatch]:
+// Box–Muller on nb blocks (words as from BatchStream::blocks) into out[2 nb]:
 //   u1 = (x1 + 1) 2^-53 ∈ (0, 1],  u2 = x2 2^-53 ∈ [0, 1)  (x1, x2: 53 high bits of words 0:1, 2:3),
 //   r = √(−2 ln u1),  out[2i] = r cos 2πu2,  out[2i+1] = r sin 2πu2.
-inline void box_muller_batch(const BatchWords& words, double* out) {
-  double r[kBatch], x_cos[kBatch], x_sin[kBatch];
+template <int nb>
+void box_muller_batch(const BatchWords<nb>& words, double* out) {
+  double r[nb], x_cos[nb], x_sin[nb];
 #pragma omp simd
-  for (int i = 0; i < kBatch; ++i) r[i] = -2.0 * log_positive(uniform53(words[0][i], words[1][i], 0x1.0p-53));
+  for (int i = 0; i < nb; ++i) r[i] = -2.0 * log_positive(uniform53(words[0][i], words[1][i], 0x1.0p-53));
 #pragma omp simd
-  for (int i = 0; i < kBatch; ++i) sincos_two_pi(uniform53(words[2][i], words[3][i]), x_sin[i], x_cos[i]);
-  sqrt_batch(r);
+  for (int i = 0; i < nb; ++i) sincos_two_pi(uniform53(words[2][i], words[3][i]), x_sin[i], x_cos[i]);
+  sqrt_batch<nb>(r);
 #pragma omp simd
-  for (int i = 0; i < kBatch; ++i) {
+  for (int i = 0; i < nb; ++i) {
     x_cos[i] *= r[i];
     x_sin[i] *= r[i];
   }
-  interleave(x_cos, x_sin, out);
+  interleave<nb>(x_cos, x_sin, out);
 }
 
-// Elements 2 b0 … 2 (b0 + kBatch) − 1 of a normal stream into out[2 kBatch].
-inline void normal_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
-  BatchWords words;
-  bs.blocks(b0, words);
-  box_muller_batch(words, out);
+// Elements 2 b0 … 2 (b0 + nb) − 1 of a normal stream into out[2 nb].
+template <int nb>
+void normal_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
+  BatchWords<nb> words;
+  bs.blocks<nb>(b0, words);
+  box_muller_batch<nb>(words, out);
 }
 
-// Uniforms 2 b0 … 2 (b0 + kBatch) − 1 of a stream into out[2 kBatch].
-inline void uniform_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
-  BatchWords words;
-  bs.blocks(b0, words);
-  double even[kBatch], odd[kBatch];
+// Uniforms 2 b0 … 2 (b0 + nb) − 1 of a stream into out[2 nb].
+template <int nb>
+void uniform_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
+  BatchWords<nb> words;
+  bs.blocks<nb>(b0, words);
+  double even[nb], odd[nb];
 #pragma omp simd
-  for (int i = 0; i < kBatch; ++i) {
+  for (int i = 0; i < nb; ++i) {
     even[i] = uniform53(words[0][i], words[1][i]);
     odd[i] = uniform53(words[2][i], words[3][i]);
   }
-  interleave(even, odd, out);
+  interleave<nb>(even, odd, out);
+}
+
+template <int nb>
+using Blocks = std::integral_constant<int, nb>;
+
+// batch(Blocks<g kGroup>{}, b0, dst) for the fewest groups g ≥ 1 that hold
+// `blocks` blocks (at most kBatch).
+template <int g = 1, class Batch>
+void batch_of_groups(Index blocks, const Batch& batch, std::uint32_t b0, double* dst) {
+  if constexpr (g * kGroup < kBatch) {
+    if (blocks > g * kGroup) return batch_of_groups<g + 1>(blocks, batch, b0, dst);
+  }
+  batch(Blocks<g * kGroup>{}, b0, dst);
 }
 
 // out[i] = convert(element first + i) for a stream with two elements per
-// block, batch(b0, dst) writing elements 2 b0 … 2 b0 + 2 kBatch − 1 as
-// doubles. Whole even-aligned batches of doubles go straight to out (and are
-// converted in place); the rest goes through a buffer. Either way every
-// element comes from the same batch code, whatever first and count are.
+// block, batch(Blocks<nb>{}, b0, dst) writing elements 2 b0 … 2 (b0 + nb) − 1
+// as doubles. Whole even-aligned batches of doubles go straight to out (and
+// are converted in place); the ends go through a buffer, in the fewest
+// groups of blocks that cover them.
 template <class T, class Batch, class Convert>
 void fill_pairs(std::uint64_t first, T* out, Index count, Batch batch, Convert convert) {
   constexpr Index batch_size = 2 * kBatch;
@@ -464,15 +497,15 @@ void fill_pairs(std::uint64_t first, T* out, Index count, Batch batch, Convert c
     const Index skip = Index(e & 1);
     if constexpr (std::is_same_v<T, double>) {
       if (skip == 0 && count - i >= batch_size) {
-        batch(b0, out + i);
+        batch(Blocks<kBatch>{}, b0, out + i);
         for (Index j = 0; j < batch_size; ++j) out[i + j] = convert(out[i + j]);
         i += batch_size;
         e += std::uint64_t(batch_size);
         continue;
       }
     }
-    batch(b0, buffer);
     const Index take = std::min<Index>(batch_size - skip, count - i);
+    batch_of_groups((skip + take + 1) / 2, batch, b0, buffer);
     for (Index j = 0; j < take; ++j) out[i + j] = convert(buffer[skip + j]);
     i += take;
     e += std::uint64_t(take);
@@ -486,7 +519,7 @@ void fill_pairs(std::uint64_t first, T* out, Index count, Batch batch, Convert c
 template <class T>
 void fill_normal(const Stream& s, std::uint64_t first, T* out, Index count, T scale = T(1)) {
   const detail::BatchStream bs(s);
-  const auto batch = [&bs](std::uint32_t b0, double* dst) { detail::normal_batch(bs, b0, dst); };
+  const auto batch = [&bs](auto nb, std::uint32_t b0, double* dst) { detail::normal_batch<nb()>(bs, b0, dst); };
   if (std::is_same_v<T, double> && scale == T(1)) {
     detail::fill_pairs(first, out, count, batch, [](double x) { return T(x); });
   } else {
@@ -498,7 +531,8 @@ void fill_normal(const Stream& s, std::uint64_t first, T* out, Index count, T sc
 inline void fill_uniform(const Stream& s, std::uint64_t first, double* out, Index count) {
   const detail::BatchStream bs(s);
   detail::fill_pairs(
-      first, out, count, [&bs](std::uint32_t b0, double* dst) { detail::uniform_batch(bs, b0, dst); },
+      first, out, count,
+      [&bs](auto nb, std::uint32_t b0, double* dst) { detail::uniform_batch<nb()>(bs, b0, dst); },
       [](double x) { return x; });
 }
 
@@ -506,7 +540,7 @@ inline void fill_uniform(const Stream& s, std::uint64_t first, double* out, Inde
 // very code of fill_normal: lets tests feed chosen words (u1 = 2^-53, u1 = 1,
 // angles at multiples of π/2) through the vectorized Box–Muller.
 inline void box_muller(const Block* blocks, Index n_blocks, double* out) {
-  detail::BatchWords words;
+  detail::BatchWords<> words;
   double buffer[2 * detail::kBatch];
   for (Index b = 0; b < n_blocks; b += detail::kBatch) {
     const Index count = std::min<Index>(detail::kBatch, n_blocks - b);

@@ -159,13 +159,18 @@ bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, Index chu
         body(begin, std::min(chunk_rows, n_rows - begin), omp_get_thread_num(), partials + c * stride);
         stop.after_piece();
       }
-      // Each entry is summed over the wave's chunks in chunk order.
+      // Each entry is summed over the wave's chunks in chunk order, a block
+      // of entries at a time: the loop over entries is the vectorized one.
+      constexpr Index kBlock = 512;
 #pragma omp for schedule(static)
-      for (Index j = 0; j < width; ++j) {
+      for (Index j0 = 0; j0 < width; j0 += kBlock) {
         if (stop.stopped()) continue;  // some partials were never written
-        T s = total[j];
-        for (Index c = 0; c < count; ++c) s += partials[c * stride + j];
-        total[j] = s;
+        const Index j1 = std::min(width, j0 + kBlock);
+        for (Index c = 0; c < count; ++c) {
+          const T* partial = partials + c * stride;
+#pragma omp simd
+          for (Index j = j0; j < j1; ++j) total[j] += partial[j];
+        }
       }
     }
   }

@@ -81,6 +81,13 @@ def test_noise_gradients_are_unbiased_for_the_gradient_of_the_perturbed_loss(noi
         assert abs(mean - expected) < 4 * np.hypot(se_mean, se_expected), (j, mean, expected, se_mean, se_expected)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 31, 1000, 4097, 200_003])
+def test_epoch_order_is_the_stable_argsort_of_the_epoch_uniforms(n):
+    # The core buckets the keys by their leading bits before sorting inside buckets.
+    for seed, epoch in [(0, 0), (3, 2), (2**64 - 1, 7)]:
+        assert np.array_equal(wn._core.epoch_order(seed, epoch, n), ref.epoch_order(seed, epoch, n))
+
+
 def test_every_objective_sees_the_same_minibatches_in_the_same_order():
     order = wn._core.epoch_order(3, 2, 1000)
     assert np.array_equal(np.sort(order), np.arange(1000))

@@ -9,11 +9,32 @@
 
 namespace weightnoise {
 
+// The stable argsort of the keys, uniforms on [0, 1): a counting sort on
+// their leading bits (about one key per bucket, indices placed in ascending
+// order), then an insertion sort inside each bucket. O(N) where a comparison
+// sort through keys[] took 6.6 ms for N = 65,536 (a tenth of a W6 epoch).
 void epoch_order(std::uint64_t seed, Index epoch, Index N, Index* order) {
   std::vector<double> keys(N);
   fill_uniform(Stream{seed, Purpose::minibatch, u32(epoch), 0}, 0, keys.data(), N);
-  std::iota(order, order + N, Index(0));
-  std::stable_sort(order, order + N, [&](Index a, Index b) { return keys[a] < keys[b]; });
+  int bits = 1;
+  while (bits < 22 && (Index(1) << bits) < N) ++bits;
+  const double buckets = std::ldexp(1.0, bits);  // keys[i] · 2^bits is exact: its floor is the bucket
+  std::vector<Index> start((std::size_t(1) << bits) + 1, 0);
+  for (Index i = 0; i < N; ++i) ++start[std::size_t(keys[i] * buckets) + 1];
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  std::vector<Index> next(start.begin(), start.end() - 1);
+  for (Index i = 0; i < N; ++i) order[next[std::size_t(keys[i] * buckets)]++] = i;
+  const auto by_key = [&keys](Index a, Index b) { return keys[a] < keys[b]; };
+  for (std::size_t b = 0; b + 1 < start.size(); ++b) {
+    Index* first = order + start[b];
+    Index* last = order + start[b + 1];
+    if (last - first > 32) {  // only for keys far from uniform
+      std::stable_sort(first, last, by_key);
+      continue;
+    }
+    for (Index* it = first + 1; it < last; ++it)  // insertion sort: equal keys keep their order
+      for (Index* j = it; j > first && by_key(*j, *(j - 1)); --j) std::swap(*j, *(j - 1));
+  }
 }
 
 namespace {

@@ -27,3 +27,16 @@ def test_smoke_run_exits_cleanly_and_writes_its_report(tmp_path):
         assert f"## {workload} " in report
     assert "## Targets" in report
     assert raw.exists()
+
+
+def test_scaling_smoke_run_finds_the_same_bits_at_every_thread_count(tmp_path):
+    out = tmp_path / "scaling.md"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scaling.py"), "--smoke", "--threads", "1,2", "--out", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    report = out.read_text()
+    assert report.startswith("# weightnoise OpenMP scaling")
+    rows = [line for line in report.splitlines() if line.startswith("| W")]
+    assert len(rows) == 12 and all(row.endswith("| yes |") for row in rows)

@@ -1,6 +1,6 @@
 """OpenMP scaling: weightnoise alone on W1–W6 (Arch A) at 1, 2, 4, … threads.
 
-    python bench/scaling.py --threads 1,2,4,8,16 --out scaling.md
+    python bench/scaling.py --threads 1,2,4,8,16 --out SCALING.md
     python bench/scaling.py --smoke --threads 1,2          # seconds (the test suite runs it)
 
 bench/run.py sets weightnoise against its peers at one or two thread counts;
@@ -41,6 +41,10 @@ def workloads(sizes):
     model, X, y = problem.model(), problem.X, problem.y
     w4 = problem.head(sizes.n_w4)
 
+    def penalty_and_grad():
+        omega, grad = wn.penalty_and_grad(model, X)
+        return np.append(grad, omega)
+
     def fit_plain():
         result = wn.fit(model.copy(), X, y, objective="plain", optimizer="sgd", lr=LEARNING_RATE, epochs=1,
                         batch_size=sizes.batch, seed=0, progress=False, monitor=False)
@@ -48,7 +52,7 @@ def workloads(sizes):
 
     return [
         ("W1", f"grad_norms_sq, N = {sizes.n_a:,}", lambda: wn.grad_norms_sq(model, X)),
-        ("W2", f"penalty_and_grad, N = {sizes.n_a:,}", lambda: np.append(*wn.penalty_and_grad(model, X)[::-1])),
+        ("W2", f"penalty_and_grad, N = {sizes.n_a:,}", penalty_and_grad),
         ("W3", f"perturbed_loss shared, K = {sizes.draws_w3}",
          lambda: np.asarray(wn.perturbed_loss(model, X, y, ETA, sizes.draws_w3, noise="shared", antithetic=False,
                                               seed=1).draws)),

@@ -43,14 +43,6 @@
 #include <immintrin.h>
 #endif
 
-// The element functions below must inline into the `omp simd` loops: a call
-// that the inliner leaves (it weighs every batch size's loops) runs scalar.
-#if defined(__GNUC__)
-#define WEIGHTNOISE_SIMD_INLINE inline __attribute__((always_inline))
-#else
-#define WEIGHTNOISE_SIMD_INLINE inline
-#endif
-
 namespace weightnoise {
 
 // What a stream is for, so that different uses of one seed never share bits.

@@ -5,6 +5,14 @@
 
 #include <cstdint>
 
+// Vector element functions must inline into their loops: a call that the
+// inliner leaves runs scalar (random.hpp) or serializes packets (activation.hpp).
+#if defined(__GNUC__)
+#define WEIGHTNOISE_SIMD_INLINE inline __attribute__((always_inline))
+#else
+#define WEIGHTNOISE_SIMD_INLINE inline
+#endif
+
 namespace weightnoise {
 
 using Index = Eigen::Index;

@@ -37,8 +37,7 @@ T loss_grad(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, Vec
     backward(net, s);
     auto r = s.residual.head(rows);
     r = s.output() - y.segment(begin, rows);
-    Eigen::Map<Vector<T>>(partial, P).setZero();
-    accumulate_vjp(net, s, (T(2) / T(N)) * r, partial);
+    write_vjp(net, s, (T(2) / T(N)) * r, partial);
     partial[P] = r.squaredNorm();
   });
   grad = total.head(P);
@@ -53,8 +52,7 @@ void vjp(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> u, Vector
     ChunkState<T>& s = states[t];
     forward(net, X.middleRows(begin, rows), s, Derivatives::first);
     backward(net, s);
-    Eigen::Map<Vector<T>>(partial, P).setZero();
-    accumulate_vjp(net, s, u.segment(begin, rows), partial);
+    write_vjp(net, s, u.segment(begin, rows), partial);
   });
 }
 

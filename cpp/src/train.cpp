@@ -83,9 +83,7 @@ T chunk_objective_grad(const Network<T>& net, const Network<T>& net_shared, Cons
   }
   auto r = s.residual.head(rows);
   r = s.output() - y(idx);
-  const Index P = net.layout.n_params();
-  Eigen::Map<Vector<T>>(partial, P).setZero();
-  accumulate_vjp(*at, s, (T(2) * batch_scale) * r, partial);
+  write_vjp(*at, s, (T(2) * batch_scale) * r, partial);
   if (spec.objective == Objective::penalty)
     accumulate_penalty_grad(net, s, ts.penalty, noise.subset, T(2) * noise.eta * batch_scale, partial);
   return r.squaredNorm();

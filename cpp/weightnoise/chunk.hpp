@@ -155,28 +155,31 @@ void backward(const Network<T>& net, ChunkState<T>& s, Noise&& noise = Noise{}) 
   }
 }
 
-// block += scale · leftᵀ · right for the chunk's rows of left (B, d_{l+1})
-// and right (B, d_l): a weight block (d_{l+1}, d_l) of a sum over examples.
+// block += scale · leftᵀ · right (block = … with add false) for the chunk's
+// rows of left (B, d_{l+1}) and right (B, d_l): a weight block (d_{l+1}, d_l)
+// of a sum over examples.
 template <class T, class Left, class Right, class Block>
-void add_outer_products(const Left& left, const Right& right, Block&& block, T scale = T(1)) {
+void add_outer_products(const Left& left, const Right& right, Block&& block, T scale = T(1), bool add = true) {
   const Index n = right.cols();
   if (n < gemm::kPacket<T> || !gemm::whole_packets<T>(n)) {
-    block.noalias() += scale * (left.transpose() * right);
+    if (add) block.noalias() += scale * (left.transpose() * right);
+    else block.noalias() = scale * (left.transpose() * right);
     return;
   }
   gemm::multiply<T, true>(left.data(), left.outerStride(), right.data(), right.outerStride(), left.cols(),
-                          left.rows(), n, block.data(), block.outerStride(), {scale, true});
+                          left.rows(), n, block.data(), block.outerStride(), {scale, add});
 }
 
-// Adds Σ_n u_n ∂ŷ_n/∂θ (the vjp of the chunk, after backward) into grad (P):
-//   ∂/∂W_l += (u ⊙ δ_l)ᵀ a_l,   ∂/∂b_l += Σ_n u_n δ_l,n.
+// grad (P) = Σ_n u_n ∂ŷ_n/∂θ, the vjp of the chunk (after backward); every
+// entry is written, so grad need not be zeroed first:
+//   ∂/∂W_l = (u ⊙ δ_l)ᵀ a_l,   ∂/∂b_l = Σ_n u_n δ_l,n.
 template <class T, class U>
-void accumulate_vjp(const Network<T>& net, ChunkState<T>& s, const Eigen::MatrixBase<U>& u, T* grad) {
+void write_vjp(const Network<T>& net, ChunkState<T>& s, const Eigen::MatrixBase<U>& u, T* grad) {
   for (Index l = 0; l < net.n_layers(); ++l) {
     auto ud = s.scratch.topLeftCorner(s.rows, net.layout.fan_out(l));
     ud = s.top(s.delta[l]).array().colwise() * u.derived().array();
-    add_outer_products<T>(ud, s.top(s.a[l]), net.layout.weight(grad, l));
-    net.layout.bias(grad, l) += ud.colwise().sum().transpose();
+    add_outer_products<T>(ud, s.top(s.a[l]), net.layout.weight(grad, l), T(1), false);
+    net.layout.bias(grad, l) = ud.colwise().sum().transpose();
   }
 }
 

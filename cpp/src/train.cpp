@@ -89,10 +89,13 @@ T chunk_objective_grad(const Network<T>& net, const Network<T>& net_shared, Cons
   return r.squaredNorm();
 }
 
-template <class T>
+// Σ r² of the batch; total (P + 1) = the batch gradient and that sum. finish
+// runs on each block of the total as sum_over_chunks finishes it.
+template <class T, class Finish = NoFinish>
 T objective_grad_with(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, const Index* ids,
-                      Index rows, const TrainSpec<T>& spec, Index epoch, Index step, T* grad,
-                      std::vector<TrainState<T>>& states, Vector<T>& shared_params, Vector<T>& total) {
+                      Index rows, const TrainSpec<T>& spec, Index epoch, Index step,
+                      std::vector<TrainState<T>>& states, Vector<T>& shared_params, Vector<T>& total,
+                      Finish&& finish = Finish{}) {
   const Index P = net.layout.n_params();
   Network<T> net_shared = net;
   if (spec.objective == Objective::noise && spec.noise.mode == NoiseMode::shared) {
@@ -103,9 +106,48 @@ T objective_grad_with(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
     const auto chunk_ids = [ids, begin](Index n) -> const Index& { return ids[begin + n]; };
     partial[P] = chunk_objective_grad(net, net_shared, X, y, chunk_ids, chunk, spec, epoch, T(1) / T(rows),
                                       states[t], partial);
-  }, kTrainChunkRows);
-  std::copy(total.data(), total.data() + P, grad);
+  }, kTrainChunkRows, finish);
   return total[P];
+}
+
+// An optimizer update is elementwise once its step's scalars are known, so it
+// runs a block of kSumBlock entries at a time: train_epoch applies it to each
+// block of the batch gradient as the parallel sum finishes that block, and
+// optimizer_update goes through the same blocks, so the two agree bitwise.
+template <class T>
+struct StepScalars {
+  T correction1 = T(1), correction2 = T(1);  // Adam's bias corrections
+};
+
+// Advances state.step; the scalars of that step.
+template <class T>
+StepScalars<T> begin_update(const TrainSpec<T>& spec, OptimizerState<T>& state) {
+  state.step += 1;
+  if (spec.optimizer == Optimizer::sgd) return {};
+  return {T(1) - std::pow(spec.beta1, T(state.step)), T(1) - std::pow(spec.beta2, T(state.step))};
+}
+
+// The update of params[begin, end) and their moments from grad[begin, end).
+template <class T>
+void update_entries(const TrainSpec<T>& spec, OptimizerState<T>& state, const StepScalars<T>& scalars, T* params,
+                    const T* grad, Index begin, Index end) {
+  const Index n = end - begin;
+  Eigen::Map<Vector<T>> theta(params + begin, n);
+  Eigen::Map<const Vector<T>> g(grad + begin, n);
+  if (spec.optimizer == Optimizer::sgd) {
+    // PyTorch SGD: v ← μ v + g, θ ← θ − lr v (v = g without momentum).
+    auto v = state.moments.row(0).segment(begin, n).transpose();
+    v = spec.momentum * v + g;
+    theta -= spec.lr * v;
+    return;
+  }
+  // Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − lr m̂ / (√v̂ + ε).
+  auto m = state.moments.row(0).segment(begin, n).transpose();
+  auto v = state.moments.row(1).segment(begin, n).transpose();
+  m = spec.beta1 * m + (T(1) - spec.beta1) * g;
+  v = spec.beta2 * v + (T(1) - spec.beta2) * g.cwiseProduct(g);
+  theta.array() -=
+      spec.lr * (m.array() / scalars.correction1) / ((v.array() / scalars.correction2).sqrt() + spec.epsilon);
 }
 
 }  // namespace
@@ -113,32 +155,20 @@ T objective_grad_with(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
 template <class T>
 T objective_grad(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, const Index* ids, Index rows,
                  const TrainSpec<T>& spec, Index epoch, Index step, T* grad) {
+  const Index P = net.layout.n_params();
   auto states = per_thread<TrainState<T>>(net.layout);
-  Vector<T> shared_params(net.layout.n_params()), total(net.layout.n_params() + 1);
-  return objective_grad_with(net, X, y, ids, rows, spec, epoch, step, grad, states, shared_params, total);
+  Vector<T> shared_params(P), total(P + 1);
+  const T loss_sum = objective_grad_with(net, X, y, ids, rows, spec, epoch, step, states, shared_params, total);
+  std::copy(total.data(), total.data() + P, grad);
+  return loss_sum;
 }
 
 template <class T>
 void optimizer_update(const TrainSpec<T>& spec, OptimizerState<T>& state, T* params, const T* grad) {
   const Index P = state.moments.cols();
-  Eigen::Map<Vector<T>> theta(params, P);
-  Eigen::Map<const Vector<T>> g(grad, P);
-  state.step += 1;
-  if (spec.optimizer == Optimizer::sgd) {
-    // PyTorch SGD: v ← μ v + g, θ ← θ − lr v (v = g without momentum).
-    auto v = state.moments.row(0).transpose();
-    v = spec.momentum * v + g;
-    theta -= spec.lr * v;
-    return;
-  }
-  // Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − lr m̂ / (√v̂ + ε).
-  auto m = state.moments.row(0).transpose();
-  auto v = state.moments.row(1).transpose();
-  m = spec.beta1 * m + (T(1) - spec.beta1) * g;
-  v = spec.beta2 * v + (T(1) - spec.beta2) * g.cwiseProduct(g);
-  const T correction1 = T(1) - std::pow(spec.beta1, T(state.step));
-  const T correction2 = T(1) - std::pow(spec.beta2, T(state.step));
-  theta.array() -= spec.lr * (m.array() / correction1) / ((v.array() / correction2).sqrt() + spec.epsilon);
+  const StepScalars<T> scalars = begin_update(spec, state);
+  for (Index begin = 0; begin < P; begin += kSumBlock)
+    update_entries(spec, state, scalars, params, grad, begin, std::min(P, begin + kSumBlock));
 }
 
 template <class T>
@@ -153,16 +183,22 @@ bool train_epoch(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y
   Network<T> at = net;
   at.params = theta.data();
   auto states = per_thread<TrainState<T>>(net.layout);
-  Vector<T> shared_params(P), total(P + 1), grad(P);
+  Vector<T> shared_params(P), total(P + 1);
   T loss_sum = 0;
   const StopToken stop;
   for (Index begin = 0; begin < N; begin += spec.batch_size) {
     if (begin > 0 && stop.poll()) return false;
     const Index rows = std::min(spec.batch_size, N - begin);
-    loss_sum += objective_grad_with(at, X, y, order.data() + begin, rows, spec, epoch, working.step, grad.data(),
-                                    states, shared_params, total);
-    if (stop.stopped()) return false;  // that gradient is incomplete
-    optimizer_update(spec, working, theta.data(), grad.data());
+    const Index step = working.step;  // shared noise draws by the step before the update
+    const StepScalars<T> scalars = begin_update(spec, working);
+    // Every chunk has read θ before the first block is updated: the chunks' loop ends in a barrier.
+    loss_sum += objective_grad_with(at, X, y, order.data() + begin, rows, spec, epoch, step, states, shared_params,
+                                    total, [&](Index j0, Index j1) {
+                                      if (j0 < P)
+                                        update_entries(spec, working, scalars, theta.data(), total.data(), j0,
+                                                       std::min(j1, P));
+                                    });
+    if (stop.stopped()) return false;  // that step is incomplete
   }
   params = theta;
   state = working;

@@ -129,15 +129,27 @@ void for_each_item(Index n_items, Body&& body) {
   }
 }
 
+// Entries of a sum that sum_over_chunks adds up as one piece of work.
+constexpr Index kSumBlock = 512;
+
+// What sum_over_chunks does with a finished block of the total: nothing.
+struct NoFinish {
+  void operator()(Index, Index) const {}
+};
+
 // total (length width) = Σ over chunks (of chunk_rows ≤ kChunkRows rows), in chunk order, of the partial that
 // body(begin, rows, thread, partial) writes (it must overwrite all of it).
 // Chunks run in waves whose size depends on width only, which bounds the
 // memory of the partials without making the order depend on threads. Each
 // partial starts on a 64-byte boundary: Eigen's vectorized reductions peel
 // by alignment, so a partial's alignment must not vary from run to run.
-// Returns false if the call was stopped (total is then partial).
-template <class T, class Body>
-bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, Index chunk_rows = kChunkRows) {
+// finish(j0, j1) runs, in the same team, on each block [j0, j1) of kSumBlock
+// entries (from 0) once its total is final; an elementwise use of the sum
+// then needs no serial pass and no second team. Returns false if the call
+// was stopped (total is then partial, and not every block was finished).
+template <class T, class Body, class Finish = NoFinish>
+bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, Index chunk_rows = kChunkRows,
+                     Finish&& finish = Finish{}) {
   constexpr Index kBudgetBytes = Index(64) << 20;
   constexpr Index kAlign = 64 / Index(sizeof(T));
   const Index stride = (width + kAlign - 1) / kAlign * kAlign;
@@ -161,16 +173,17 @@ bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, Index chu
       }
       // Each entry is summed over the wave's chunks in chunk order, a block
       // of entries at a time: the loop over entries is the vectorized one.
-      constexpr Index kBlock = 512;
+      const bool last_wave = first + count == chunks;
 #pragma omp for schedule(static)
-      for (Index j0 = 0; j0 < width; j0 += kBlock) {
+      for (Index j0 = 0; j0 < width; j0 += kSumBlock) {
         if (stop.stopped()) continue;  // some partials were never written
-        const Index j1 = std::min(width, j0 + kBlock);
+        const Index j1 = std::min(width, j0 + kSumBlock);
         for (Index c = 0; c < count; ++c) {
           const T* partial = partials + c * stride;
 #pragma omp simd
           for (Index j = j0; j < j1; ++j) total[j] += partial[j];
         }
+        if (last_wave) finish(j0, j1);
       }
     }
   }

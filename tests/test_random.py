@@ -201,6 +201,20 @@ def test_a_fill_does_not_depend_on_its_length():
             assert np.array_equal(part, u[first:first + count]), (first, count)
 
 
+def test_rows_of_streams_in_shared_batches_are_each_stream_alone():
+    # Local noise draws a chunk's rows (one stream per example) as one sequence of
+    # blocks, so a batch spans rows; every row must still be its stream's own fill.
+    rng = np.random.default_rng(5)
+    for rows in [1, 2, 3, 7, 33, 128]:
+        for count in [1, 2, 3, 15, 16, 17, 63, 64, 65, 127, 128, 129, 130, 200]:
+            items = rng.integers(0, 2**32, rows, dtype=np.uint32)
+            got = _core.normal_rows_float64(items, count, SEED, int(P.local_noise), 3)
+            want = np.stack([_core.normal_float64(count, SEED, int(P.local_noise), 3, int(i)) for i in items])
+            assert np.array_equal(got, want), (rows, count)
+    assert _core.normal_rows_float64(np.zeros(0, np.uint32), 5, SEED, 4, 0).shape == (0, 5)
+    assert _core.normal_rows_float64(np.zeros(3, np.uint32), 0, SEED, 4, 0).shape == (3, 0)
+
+
 def test_the_numpy_mirror_does_not_depend_on_where_it_starts():
     whole = philox.normal(SEED, P.local_noise, 1, 2, 0, 300)
     assert np.array_equal(philox.normal(SEED, P.local_noise, 1, 2, 77, 223), whole[77:])

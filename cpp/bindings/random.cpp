@@ -89,6 +89,20 @@ Array<double> box_muller_blocks(const Array<std::uint32_t>& blocks) {
   return out;
 }
 
+// Row n = elements 0 … count − 1 of the normals of stream {seed, purpose, draw, items[n]}, by the
+// batched generator of local noise (fill_normal_rows); the tests hold it against normal_float64.
+Array<double> normal_rows(const Array<std::uint32_t>& items, Index count, std::uint64_t seed, std::uint32_t purpose,
+                          std::uint32_t draw) {
+  require(items.ndim() == 1, "items must be one-dimensional");
+  require(count >= 0 && std::uint64_t(count) <= kPairStream, "count must be in [0, 2**33]");
+  const Index rows = items.shape(0);
+  Array<double> out(std::vector<py::ssize_t>{py::ssize_t(rows), py::ssize_t(count)});
+  const std::uint32_t* item = items.data();
+  fill_normal_rows(make_stream(seed, purpose, draw, 0), [item](Index n) { return item[n]; }, rows, count,
+                   out.mutable_data(), count);
+  return out;
+}
+
 }  // namespace
 
 void bind_random(py::module_& m) {
@@ -103,6 +117,7 @@ void bind_random(py::module_& m) {
   m.def("normal_float32", &normal<float>, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);
   m.def("uniform_float64", &uniform, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);
   m.def("box_muller_float64", &box_muller_blocks, "blocks"_a);
+  m.def("normal_rows_float64", &normal_rows, "items"_a, "count"_a, "seed"_a, "purpose"_a, "draw"_a);
   m.def("rademacher_float64", &rademacher, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);
 }
 

@@ -29,12 +29,13 @@ inline std::uint32_t u32(Index i) { return std::uint32_t(i); }
 template <class T>
 struct NoiseState {
   ChunkState<T> plus, minus;
-  RowMatrix<T> xi;           // (B, local_width) local noise ξ of the chunk's examples
+  RowMatrix<T> xi;           // (B, local_width rounded up to even) local noise ξ of the chunk's examples:
+                             // whole blocks of normals per row, generated in place (fill_normal_rows)
   RowMatrix<T> local_scale;  // (B, L) c_l = √η √(‖a_l‖²·[W_l] + [b_l]) of the + pass
   Vector<T> eps;             // (max block) one example's ε for one layer: W block then b block
   Vector<T> u;               // (max d) one example's E a + e, or Eᵀ δ
   explicit NoiseState(const Layout& layout)
-      : plus(layout), minus(layout), xi(kChunkRows, local_width(layout)),
+      : plus(layout), minus(layout), xi(kChunkRows, (local_width(layout) + 1) / 2 * 2),
         local_scale(kChunkRows, layout.n_layers()),
         eps(layout.max_width() * (layout.max_width() + 1)), u(layout.max_width()) {}
 };
@@ -43,8 +44,8 @@ struct NoiseState {
 template <class T, class Ids>
 void draw_local_noise(const NoiseSpec<T>& spec, Purpose purpose, Index draw, Index rows, Ids&& ids,
                       Index width, NoiseState<T>& ns) {
-  for (Index n = 0; n < rows; ++n)
-    fill_normal(Stream{spec.seed, purpose, u32(draw), u32(ids(n))}, 0, ns.xi.row(n).data(), width);
+  fill_normal_rows(Stream{spec.seed, purpose, u32(draw), 0}, [&ids](Index n) { return u32(ids(n)); }, rows, width,
+                   ns.xi.data(), ns.xi.cols());
 }
 
 // Local reparameterization, forward: z_l += sign · c_l ⊙ ξ_l with

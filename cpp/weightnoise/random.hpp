@@ -125,6 +125,9 @@ struct Lanes {
   static constexpr int width = 8;
   static V set1(std::uint32_t a) { return _mm512_set1_epi64(std::int64_t(a)); }
   static V iota() { return _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7); }
+  static V load_u32(const std::uint32_t* p) {
+    return _mm512_cvtepu32_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
   static V add(V a, V b) { return _mm512_add_epi64(a, b); }
   static V mul(V a, V b) { return _mm512_mul_epu32(a, b); }
   static V high(V p) { return _mm512_srli_epi64(p, 32); }
@@ -139,6 +142,9 @@ struct Lanes {
   static constexpr int width = 4;
   static V set1(std::uint32_t a) { return _mm256_set1_epi64x(std::int64_t(a)); }
   static V iota() { return _mm256_setr_epi64x(0, 1, 2, 3); }
+  static V load_u32(const std::uint32_t* p) {
+    return _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
   static V add(V a, V b) { return _mm256_add_epi64(a, b); }
   static V mul(V a, V b) { return _mm256_mul_epu32(a, b); }
   static V high(V p) { return _mm256_srli_epi64(p, 32); }
@@ -153,6 +159,9 @@ struct Lanes {
   static constexpr int width = 2;
   static V set1(std::uint32_t a) { return _mm_set1_epi64x(std::int64_t(a)); }
   static V iota() { return _mm_set_epi64x(1, 0); }
+  static V load_u32(const std::uint32_t* p) {
+    return _mm_unpacklo_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), _mm_setzero_si128());
+  }
   static V add(V a, V b) { return _mm_add_epi64(a, b); }
   static V mul(V a, V b) { return _mm_mul_epu32(a, b); }
   static V high(V p) { return _mm_srli_epi64(p, 32); }
@@ -182,13 +191,36 @@ class BatchStream {
   template <int nb>
   void blocks(std::uint32_t b0, BatchWords<nb>& words) const {
     static_assert(nb % Lanes::width == 0, "whole registers of blocks");
+    Lanes::V x0[nb / Lanes::width], x1[nb / Lanes::width];
+    for (int g = 0; g < nb / Lanes::width; ++g) {
+      x0[g] = Lanes::add(Lanes::set1(b0 + std::uint32_t(g * Lanes::width)), Lanes::iota());
+      x1[g] = item_;
+    }
+    rounds<nb>(x0, x1, words);
+  }
+
+  // Block blocks[i] of the stream with item items[i] (this stream's seed,
+  // purpose and draw), for i < nb: blocks of several streams in one batch.
+  template <int nb>
+  void blocks_of_items(const std::uint32_t* blocks, const std::uint32_t* items, BatchWords<nb>& words) const {
+    static_assert(nb % Lanes::width == 0, "whole registers of blocks");
+    Lanes::V x0[nb / Lanes::width], x1[nb / Lanes::width];
+    for (int g = 0; g < nb / Lanes::width; ++g) {
+      x0[g] = Lanes::load_u32(blocks + g * Lanes::width);
+      x1[g] = Lanes::load_u32(items + g * Lanes::width);
+    }
+    rounds<nb>(x0, x1, words);
+  }
+
+ private:
+  // The ten rounds from counter words 0 and 1 (2 and 3: draw, purpose).
+  template <int nb>
+  void rounds(Lanes::V* x0, Lanes::V* x1, BatchWords<nb>& words) const {
     using V = Lanes::V;
     constexpr int g_count = nb / Lanes::width;
     const V m0 = Lanes::set1(kPhiloxM0), m1 = Lanes::set1(kPhiloxM1);
-    V x0[g_count], x1[g_count], x2[g_count], x3[g_count];
+    V x2[g_count], x3[g_count];
     for (int g = 0; g < g_count; ++g) {
-      x0[g] = Lanes::add(Lanes::set1(b0 + std::uint32_t(g * Lanes::width)), Lanes::iota());
-      x1[g] = item_;
       x2[g] = draw_;
       x3[g] = purpose_;
     }
@@ -210,7 +242,6 @@ class BatchStream {
     }
   }
 
- private:
   Lanes::V item_, draw_, purpose_, key0_[10], key1_[10];
 };
 #else
@@ -222,10 +253,27 @@ class BatchStream {
 
   template <int nb>
   void blocks(std::uint32_t b0, BatchWords<nb>& words) const {
-    std::uint32_t x0[nb], x1[nb], x2[nb], x3[nb];
+    std::uint32_t x0[nb], x1[nb];
     for (int i = 0; i < nb; ++i) {
       x0[i] = b0 + std::uint32_t(i);
       x1[i] = s_.item;
+    }
+    rounds<nb>(x0, x1, words);
+  }
+
+  template <int nb>
+  void blocks_of_items(const std::uint32_t* blocks, const std::uint32_t* items, BatchWords<nb>& words) const {
+    std::uint32_t x0[nb], x1[nb];
+    std::copy(blocks, blocks + nb, x0);
+    std::copy(items, items + nb, x1);
+    rounds<nb>(x0, x1, words);
+  }
+
+ private:
+  template <int nb>
+  void rounds(std::uint32_t* x0, std::uint32_t* x1, BatchWords<nb>& words) const {
+    std::uint32_t x2[nb], x3[nb];
+    for (int i = 0; i < nb; ++i) {
       x2[i] = s_.draw;
       x3[i] = std::uint32_t(s_.purpose);
     }
@@ -247,7 +295,6 @@ class BatchStream {
     }
   }
 
- private:
   Stream s_;
 };
 #endif
@@ -447,6 +494,16 @@ void normal_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
   box_muller_batch<nb>(words, out);
 }
 
+// Elements 2 blocks[i], 2 blocks[i] + 1 of the normal stream with item
+// items[i] into out[2i], out[2i + 1], i < nb.
+template <int nb>
+void normal_batch_of_items(const BatchStream& bs, const std::uint32_t* blocks, const std::uint32_t* items,
+                           double* out) {
+  BatchWords<nb> words;
+  bs.blocks_of_items<nb>(blocks, items, words);
+  box_muller_batch<nb>(words, out);
+}
+
 // Uniforms 2 b0 … 2 (b0 + nb) − 1 of a stream into out[2 nb].
 template <int nb>
 void uniform_batch(const BatchStream& bs, std::uint32_t b0, double* out) {
@@ -516,6 +573,61 @@ void fill_normal(const Stream& s, std::uint64_t first, T* out, Index count, T sc
     detail::fill_pairs(first, out, count, batch, [](double x) { return T(x); });
   } else {
     detail::fill_pairs(first, out, count, batch, [scale](double x) { return scale * T(x); });
+  }
+}
+
+// Row n of out (row stride ld) = elements 0 … count − 1 of the standard
+// normals of stream {stream.seed, stream.purpose, stream.draw, item(n)}, for
+// n < rows: the values fill_normal gives each row. The rows' blocks run as
+// one sequence of batches, so that a batch spans rows: a row of 129 normals
+// (65 blocks) no longer pays for a partial batch of its own, only the last
+// batch of all is partial. With ld = 2⌈count/2⌉ (room for a row's last block
+// whole) batches of doubles are generated in place.
+template <class T, class Item>
+void fill_normal_rows(const Stream& stream, Item&& item, Index rows, Index count, T* out, Index ld) {
+  using detail::kBatch;
+  const detail::BatchStream bs(stream);
+  const Index per_row = (count + 1) / 2, total = rows * per_row;  // blocks
+  alignas(64) std::uint32_t blocks[kBatch], items[kBatch];
+  alignas(64) double buffer[2 * kBatch];
+  Index n = 0, b = 0;  // row and block of the batch's first lane
+  for (Index first = 0; first < total; first += kBatch) {
+    const Index nb = std::min<Index>(kBatch, total - first);
+    // The lanes, a run of blocks per row; lanes past the last block repeat the last row's blocks.
+    for (Index i = 0, lane_n = n, lane_b = b; i < kBatch; ++lane_n, lane_b = 0) {
+      const Index run = std::min(kBatch - i, per_row - lane_b);
+      const std::uint32_t lane_item = std::uint32_t(item(std::min(lane_n, rows - 1)));
+      for (Index k = 0; k < run; ++k) {
+        blocks[i + k] = std::uint32_t(lane_b + k);
+        items[i + k] = lane_item;
+      }
+      i += run;
+    }
+    const auto batch = [&](auto g, std::uint32_t, double* dst) {
+      detail::normal_batch_of_items<g()>(bs, blocks, items, dst);
+    };
+    if constexpr (std::is_same_v<T, double>) {
+      if (ld == 2 * per_row && nb == kBatch) {  // rows of whole blocks, back to back: the batch is in place
+        batch(detail::Blocks<kBatch>{}, 0, out + 2 * first);
+        n = (first + nb) / per_row;
+        b = (first + nb) % per_row;
+        continue;
+      }
+    }
+    detail::batch_of_groups(nb, batch, 0, buffer);
+    // Block b of row n holds elements 2b and 2b + 1 (the latter past an odd count is dropped).
+    for (Index i = 0; i < nb;) {
+      const Index run = std::min(nb - i, per_row - b);
+      T* row = out + n * ld;
+      const Index end = std::min(count, 2 * (b + run));
+      std::copy(buffer + 2 * i, buffer + 2 * i + (end - 2 * b), row + 2 * b);  // converts to T
+      i += run;
+      b += run;
+      if (b == per_row) {
+        b = 0;
+        ++n;
+      }
+    }
   }
 }
 

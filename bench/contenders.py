@@ -23,7 +23,7 @@ class Contender:
     check: Callable[[], Check] | None = None
     dtype: str = "float64"
     note: str = ""
-    skip: str = ""      # why it is not run (library missing, function not written yet)
+    skip: str = ""      # why it is not run (its library is not installed)
     baseline: bool | None = None  # the row others are divided by; default: weightnoise in float64
 
 

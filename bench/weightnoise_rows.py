@@ -1,55 +1,18 @@
-"""weightnoise itself, and its NumPy reference module, as contenders.
-
-Functions still being written (perturbed_loss, standard_normal, fit) are
-looked up when a row is built: a missing one makes the row a skip that says
-"weightnoise.<name> not available yet".
-"""
+"""weightnoise itself, and its NumPy reference module, as contenders."""
 
 from __future__ import annotations
-
-import inspect
-import math
 
 import numpy as np
 
 import weightnoise
-
-try:
-    from weightnoise import reference
-    REFERENCE_ERROR = ""
-except Exception as exc:  # noqa: BLE001  (a broken reference is reported, not fatal)
-    reference, REFERENCE_ERROR = None, f"weightnoise.reference cannot be imported ({type(exc).__name__}: {exc})"
+from weightnoise import reference
 
 REFERENCE_CHUNK_ELEMENTS = 1 << 21  # the reference forms (examples × n_params) arrays: 16 MiB per chunk
 
 
-def missing(name: str, module=weightnoise) -> str:
-    """Why a row cannot run, or "" if ``module.name`` exists."""
-    if module is None:
-        return REFERENCE_ERROR
-    if not hasattr(module, name):
-        return f"{module.__name__}.{name} not available yet"
-    return ""
-
-
 def estimate_of(result) -> tuple[float, float]:
-    """(mean, standard error) from a perturbed_loss result, whatever its exact shape."""
-    if isinstance(result, (tuple, list)):
-        return float(result[0]), float(result[1]) if len(result) > 1 else math.nan
-    if isinstance(result, dict):
-        result = type("Result", (), result)
-    mean = next(getattr(result, n) for n in ("mean", "value", "estimate", "loss") if hasattr(result, n))
-    stderr = next((getattr(result, n) for n in ("stderr", "std_error", "standard_error", "se", "sem")
-                   if hasattr(result, n)), math.nan)
-    return float(mean), float(stderr)
-
-
-def estimate_parts(result) -> list[np.ndarray]:
-    """What two runs of the same generator must reproduce: the per-draw losses if exposed, else mean and SE."""
-    draws = getattr(result, "draws", None)
-    if draws is not None:
-        return [np.asarray(draws, dtype=np.float64)]
-    return [np.asarray(estimate_of(result), dtype=np.float64)]
+    """(mean, standard error) of a perturbed_loss Estimate."""
+    return float(result.mean), float(result.stderr)
 
 
 def same_stream(problem, n_draws: int, noise: str, eta: float):
@@ -60,8 +23,8 @@ def same_stream(problem, n_draws: int, noise: str, eta: float):
         model = problem.model()
         args = (model, problem.X, problem.y, eta, n_draws)
         options = {"noise": noise, "antithetic": False, "seed": 1}
-        return same_numbers(estimate_parts(weightnoise.perturbed_loss(*args, **options)),
-                            estimate_parts(reference.perturbed_loss(*args, **options)), problem.dtype,
+        return same_numbers([weightnoise.perturbed_loss(*args, **options).draws],
+                            [reference.perturbed_loss(*args, **options).draws], problem.dtype,
                             "weightnoise.reference.perturbed_loss, same seed")
     return check
 
@@ -72,11 +35,9 @@ def grad_norms(module, problem):
 
 
 def penalty_and_grad(module, problem):
-    """Ω and ∇Ω, timed together (one fused pass where the module has it)."""
+    """Ω and ∇Ω, timed together."""
     model, X = problem.model(), problem.X
-    if hasattr(module, "penalty_and_grad"):
-        return lambda: module.penalty_and_grad(model, X)
-    return lambda: (module.penalty(model, X), module.penalty_grad(model, X))
+    return lambda: module.penalty_and_grad(model, X)
 
 
 def reference_chunk(problem) -> int:
@@ -113,16 +74,14 @@ def fit(module, problem, objective: str, eta: float, lr: float, batch: int, moni
     """One epoch of wn.fit with SGD; returns the trained parameters.
 
     fit evaluates J, η·Ω, η·C and J̃_η after every epoch unless monitor=False;
-    W6 times the training itself, so it turns that off where fit has the option.
+    W6 times the training itself, so it turns that off.
     """
     model, X, y = problem.model(), problem.X, problem.y
     kind, _, noise = objective.partition(" ")
     options = {"eta": eta, "noise": noise} if kind == "noise" else {"eta": eta} if kind == "penalty" else {}
-    if "monitor" in inspect.signature(module.fit).parameters:
-        options["monitor"] = monitor
 
     def run():
         result = module.fit(model.copy(), X, y, objective=kind, optimizer="sgd", lr=lr, epochs=1,
-                            batch_size=batch, seed=0, progress=False, **options)
+                            batch_size=batch, seed=0, progress=False, monitor=monitor, **options)
         return np.asarray(result.model.params)
     return run

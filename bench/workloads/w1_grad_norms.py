@@ -13,7 +13,7 @@ from ..contenders import Case, Contender
 from ..peers import numpy_rank_one
 from ..problems import architectures, make_problem
 from ..weightnoise_rows import reference
-from .common import cached, exact_row, library_rows, skipped
+from .common import cached, exact_row, library_rows
 
 WN = "weightnoise.grad_norms_sq"
 
@@ -31,11 +31,8 @@ def contenders(problem, check_problem) -> list[Contender]:
     rows.append(exact_row(WN, "weightnoise", lambda p: weightnoise_rows.grad_norms(weightnoise, p),
                           problem.astype("float32"), check_problem.astype("float32"), truth, "float64 weightnoise",
                           dtype="float32"))
-    if reference is None:
-        rows.append(skipped("NumPy reference (weightnoise.reference)", "numpy", weightnoise_rows.REFERENCE_ERROR))
-    else:
-        rows.append(exact_row("NumPy reference (weightnoise.reference)", "numpy",
-                              lambda p: weightnoise_rows.grad_norms(reference, p), problem, check_problem, truth, WN))
+    rows.append(exact_row("NumPy reference (weightnoise.reference)", "numpy",
+                          lambda p: weightnoise_rows.grad_norms(reference, p), problem, check_problem, truth, WN))
 
     rows.append(exact_row("NumPy rank-one, hand-vectorized", "numpy", numpy_grad_norms, problem, check_problem,
                           truth, WN))

@@ -8,8 +8,7 @@ from .. import flops, weightnoise_rows
 from ..contenders import Case, Contender
 from ..peers import numpy_rank_one
 from ..problems import architectures, make_problem
-from ..weightnoise_rows import reference
-from .common import cached, exact_row, library_rows, skipped
+from .common import cached, exact_row, library_rows
 
 WN = "weightnoise.penalty_and_grad"
 
@@ -27,13 +26,10 @@ def contenders(problem, check_problem) -> list[Contender]:
             exact_row(WN, "weightnoise", lambda p: weightnoise_rows.penalty_and_grad(weightnoise, p),
                       problem.astype("float32"), check_problem.astype("float32"), truth, "float64 weightnoise",
                       dtype="float32")]
-    if reference is None:
-        rows.append(skipped("NumPy reference (weightnoise.reference)", "numpy", weightnoise_rows.REFERENCE_ERROR))
-    else:
-        chunk = weightnoise_rows.reference_chunk(problem)
-        rows.append(exact_row("NumPy reference (weightnoise.reference)", "numpy",
-                              weightnoise_rows.reference_penalty_and_grad, problem, check_problem, truth, WN,
-                              note=f"per-example HVPs formed, in chunks of {chunk:,} examples"))
+    chunk = weightnoise_rows.reference_chunk(problem)
+    rows.append(exact_row("NumPy reference (weightnoise.reference)", "numpy",
+                          weightnoise_rows.reference_penalty_and_grad, problem, check_problem, truth, WN,
+                          note=f"per-example HVPs formed, in chunks of {chunk:,} examples"))
     rows.append(exact_row("NumPy rank-one R-operator, hand-vectorized", "numpy", numpy_penalty, problem,
                           check_problem, truth, WN))
 

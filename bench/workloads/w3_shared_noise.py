@@ -17,8 +17,8 @@ from ..checks import same_numbers
 from ..contenders import Anchor, Case, Contender
 from ..peers import numpy_noise
 from ..problems import ETA, architectures, make_problem
-from ..weightnoise_rows import missing, reference
-from .common import cached, library_rows, skipped
+from ..weightnoise_rows import reference
+from .common import cached, library_rows
 from .monte_carlo import mc_row
 
 CHECK_DRAWS = 16
@@ -47,13 +47,8 @@ def contenders(problem, check_problem) -> list[Contender]:
     for module, impl, library in ((weightnoise, "weightnoise.perturbed_loss(shared)", "weightnoise"),
                                   (reference, "NumPy reference (weightnoise.reference)", "numpy")):
         dtypes = ("float64", "float32") if module is weightnoise else ("float64",)
-        reason = missing("perturbed_loss", module)
-        stream_check = None if missing("perturbed_loss", reference) else \
-            weightnoise_rows.same_stream(check_problem, 3, "shared", ETA)
+        stream_check = weightnoise_rows.same_stream(check_problem, 3, "shared", ETA)
         for dtype in dtypes:
-            if reason:
-                rows.append(skipped(impl, library, reason, dtype))
-                continue
             p, c = problem.astype(dtype), check_problem.astype(dtype)
             rows.append(mc_row(impl, library,
                                lambda k, m=module, p=p: weightnoise_rows.perturbed_loss(m, p, k, "shared", ETA),

@@ -16,8 +16,7 @@ from .. import weightnoise_rows
 from ..checks import all_of, same_numbers, standard_normal_moments
 from ..contenders import Case, Contender
 from ..flops import NO_WORK
-from ..weightnoise_rows import missing, reference
-from .common import library_rows, skipped
+from .common import library_rows
 
 CHECK_DRAWS = 10**6
 
@@ -30,42 +29,23 @@ def _row(impl, library, make_run, dtype="float64", extra_check=None, note=""):
 
 
 def _same_stream_check():
-    """weightnoise.standard_normal against the NumPy twin of its generator (reference, or the Philox module)."""
-    if not missing("standard_normal", reference):
-        def twin(n):
-            return reference.standard_normal((n,), seed=0, dtype=np.float64)
-        against = "weightnoise.reference.standard_normal"
-    else:
-        try:
-            from weightnoise import _philox
-        except ImportError:
-            return None
-
-        def twin(n):
-            return _philox.normal(0, _philox.Purpose.standard_normal, 0, 0, 0, n, dtype=np.float64)
-        against = "the NumPy Philox twin (weightnoise._philox.normal)"
+    """weightnoise.standard_normal against the NumPy twin of its generator (weightnoise._philox)."""
+    from weightnoise import _philox
 
     def check():
-        return same_numbers(weightnoise.standard_normal((1000,), seed=0, dtype=np.float64), twin(1000), "float64",
-                            against)
+        twin = _philox.normal(0, _philox.Purpose.standard_normal, 0, 0, 0, 1000, dtype=np.float64)
+        return same_numbers(weightnoise.standard_normal((1000,), seed=0, dtype=np.float64), twin, "float64",
+                            "the NumPy Philox twin (weightnoise._philox.normal)")
     return check
 
 
 def contenders() -> list[Contender]:
     rows = []
-    reason = missing("standard_normal")
-    same_stream = None if reason else _same_stream_check()
+    same_stream = _same_stream_check()
     for dtype in ("float64", "float32"):
-        if reason:
-            rows.append(skipped("weightnoise.standard_normal", "weightnoise", reason, dtype))
-        else:
-            rows.append(_row("weightnoise.standard_normal", "weightnoise",
-                             lambda n, dtype=dtype: weightnoise_rows.standard_normal(weightnoise, n, dtype), dtype,
-                             same_stream if dtype == "float64" else None))
-
-    if reference is not None and not missing("standard_normal", reference):
-        rows.append(_row("NumPy reference (weightnoise.reference)", "numpy",
-                         lambda n: weightnoise_rows.standard_normal(reference, n, "float64")))
+        rows.append(_row("weightnoise.standard_normal", "weightnoise",
+                         lambda n, dtype=dtype: weightnoise_rows.standard_normal(weightnoise, n, dtype), dtype,
+                         same_stream if dtype == "float64" else None))
 
     def numpy_normals(n):
         rng = np.random.default_rng(0)

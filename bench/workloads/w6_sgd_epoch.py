@@ -23,8 +23,7 @@ from ..checks import Check, relative_error, same_numbers
 from ..contenders import Case, Contender
 from ..peers import numpy_noise, numpy_sgd
 from ..problems import ETA, LEARNING_RATE, make_problem
-from ..weightnoise_rows import missing
-from .common import library_rows, skipped
+from .common import library_rows
 
 CHECK_STEPS = 4
 
@@ -90,33 +89,29 @@ def contenders(objective, problem, check_problem, batch) -> list[Contender]:
     rows = [Contender("NumPy loop, hand-written gradients", "numpy", build=numpy_run,
                       check=lambda: _check_numpy(objective, c))]
 
-    reason = missing("fit")
-    if reason:
-        rows.append(skipped("weightnoise.fit", "weightnoise", reason))
-    else:
-        def check_fit() -> Check:
-            if objective in ("plain", "penalty"):
-                theta = weightnoise_rows.fit(weightnoise, c, objective, ETA, LEARNING_RATE, c.n_examples)()
-                expected = numpy_sgd.sgd_epoch(c, objective, ETA, LEARNING_RATE, c.n_examples, 1,
-                                               np.arange(c.n_examples))
-                return same_numbers(_displacement(theta, c), _displacement(expected, c), "float64",
-                                    "one full-batch NumPy step")
-            tiny = 1e-12
-            theta = weightnoise_rows.fit(weightnoise, c, objective, tiny, LEARNING_RATE, c.n_examples)()
-            expected = numpy_sgd.sgd_epoch(c, "plain", 0.0, LEARNING_RATE, c.n_examples, 1, np.arange(c.n_examples))
-            err = relative_error(_displacement(theta, c), _displacement(expected, c))
-            return Check(err <= 1e-4, f"rel. err {err:.1e} vs the plain step at η = {tiny:g} (tol 1e-04)")
+    def check_fit() -> Check:
+        if objective in ("plain", "penalty"):
+            theta = weightnoise_rows.fit(weightnoise, c, objective, ETA, LEARNING_RATE, c.n_examples)()
+            expected = numpy_sgd.sgd_epoch(c, objective, ETA, LEARNING_RATE, c.n_examples, 1,
+                                           np.arange(c.n_examples))
+            return same_numbers(_displacement(theta, c), _displacement(expected, c), "float64",
+                                "one full-batch NumPy step")
+        tiny = 1e-12
+        theta = weightnoise_rows.fit(weightnoise, c, objective, tiny, LEARNING_RATE, c.n_examples)()
+        expected = numpy_sgd.sgd_epoch(c, "plain", 0.0, LEARNING_RATE, c.n_examples, 1, np.arange(c.n_examples))
+        err = relative_error(_displacement(theta, c), _displacement(expected, c))
+        return Check(err <= 1e-4, f"rel. err {err:.1e} vs the plain step at η = {tiny:g} (tol 1e-04)")
 
-        rows.append(Contender("weightnoise.fit", "weightnoise", check=check_fit, note="monitor=False",
+    rows.append(Contender("weightnoise.fit", "weightnoise", check=check_fit, note="monitor=False",
+                          build=lambda units: weightnoise_rows.fit(weightnoise, problem.head(units * batch),
+                                                                   objective, ETA, LEARNING_RATE, batch)))
+    if objective == "plain":
+        # What a user gets by default: the end-of-epoch evaluation of J, η·Ω, η·C and J̃_η included.
+        rows.append(Contender("weightnoise.fit, monitor=True (default)", "weightnoise", check=check_fit,
+                              baseline=False,
                               build=lambda units: weightnoise_rows.fit(weightnoise, problem.head(units * batch),
-                                                                       objective, ETA, LEARNING_RATE, batch)))
-        if objective == "plain":
-            # What a user gets by default: the end-of-epoch evaluation of J, η·Ω, η·C and J̃_η included.
-            rows.append(Contender("weightnoise.fit, monitor=True (default)", "weightnoise", check=check_fit,
-                                  baseline=False,
-                                  build=lambda units: weightnoise_rows.fit(weightnoise, problem.head(units * batch),
-                                                                           objective, ETA, LEARNING_RATE, batch,
-                                                                           monitor=True)))
+                                                                       objective, ETA, LEARNING_RATE, batch,
+                                                                       monitor=True)))
 
     impl = {"noise per_example": "PyTorch loop, literal noise (bmm)", "noise local": "PyTorch loop, local noise",
             "noise shared": "PyTorch loop, shared noise"}.get(objective, "PyTorch loop (autograd)")

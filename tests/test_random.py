@@ -380,6 +380,48 @@ def test_standard_normal_rejects_bad_shapes(shape, error):
         standard_normal(shape)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_standard_normal_fills_out_in_place_with_the_same_samples(dtype):
+    for shape in [(0,), (1,), (7,), (37, 11), (3, 4, 5)]:
+        out = np.full(shape, np.nan, dtype=dtype)
+        assert standard_normal(seed=SEED, out=out) is out
+        assert np.array_equal(out, standard_normal(shape, seed=SEED, dtype=dtype))
+        assert standard_normal(shape, SEED, dtype, out=out) is out  # shape and dtype may be repeated
+    view = np.zeros((4, 10), dtype=dtype)[1:3]  # a C-contiguous view: filled, its neighbours untouched
+    standard_normal(seed=SEED, out=view)
+    assert np.array_equal(view.ravel(), standard_normal(20, seed=SEED, dtype=dtype))
+    assert not view.base[[0, 3]].any()
+
+
+@pytest.mark.parametrize(
+    "out, kwargs, error, match",
+    [
+        ([0.0, 0.0], {}, TypeError, "out must be a numpy.ndarray"),
+        (np.zeros(3, np.int64), {}, TypeError, "float32 or float64"),
+        (np.zeros(3, np.float16), {}, TypeError, "float32 or float64"),
+        (np.zeros(3), dict(dtype=np.float32), TypeError, "does not match out's dtype"),
+        (np.zeros(3), dict(shape=4), ValueError, "does not match out's shape"),
+        (np.zeros((3, 2)), dict(shape=(2, 3)), ValueError, "does not match out's shape"),
+        (np.zeros((3, 4))[:, ::2], {}, ValueError, "C-contiguous"),
+        (np.zeros((3, 4)).T, {}, ValueError, "C-contiguous"),
+        (np.zeros(3), dict(seed=-1), ValueError, "seed"),
+    ],
+)
+def test_standard_normal_rejects_a_bad_out(out, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        standard_normal(out=out, **kwargs)
+
+
+def test_standard_normal_rejects_a_read_only_out_and_no_shape():
+    out = np.zeros(3)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        standard_normal(out=out)
+    assert not out.any()
+    with pytest.raises(TypeError, match="needs a shape"):
+        standard_normal()
+
+
 def test_core_rejects_ranges_past_the_end_of_a_stream():
     with pytest.raises(ValueError, match="2\\*\\*33"):
         _core.standard_normal_float64(10, 0, 2**33 - 5)

@@ -2,7 +2,8 @@
 
 Checked on 10⁶ draws: mean, variance and kurtosis of N(0, 1) within 5σ;
 weightnoise also against the NumPy twin of its counter-based generator
-(weightnoise.reference, or weightnoise._philox), to 1e-8. bench/bench_normals.py holds the
+(weightnoise._philox), to 1e-8. Rows with out= refill one buffer, which skips
+the zeroing of a new array's pages. bench/bench_normals.py holds the
 standalone generator benchmark; this module only times the calls.
 """
 
@@ -21,11 +22,19 @@ from .common import library_rows
 CHECK_DRAWS = 10**6
 
 
-def _row(impl, library, make_run, dtype="float64", extra_check=None, note=""):
+def _row(impl, library, make_run, dtype="float64", extra_check=None, note="", baseline=None):
     def check():
         moments = standard_normal_moments(make_run(CHECK_DRAWS)())
         return all_of(moments, extra_check()) if extra_check is not None and moments else moments
-    return Contender(impl, library, build=make_run, check=check, dtype=dtype, note=note)
+    return Contender(impl, library, build=make_run, check=check, dtype=dtype, note=note, baseline=baseline)
+
+
+def _into_buffer(fill):
+    """make_run(n) for fill(buffer) into one buffer of n doubles, allocated (and touched) before the timing."""
+    def make_run(n):
+        buffer = np.zeros(n)
+        return lambda: fill(buffer)
+    return make_run
 
 
 def _same_stream_check():
@@ -51,6 +60,11 @@ def contenders() -> list[Contender]:
         rng = np.random.default_rng(0)
         return lambda: rng.standard_normal(n)
     rows.append(_row("NumPy default_rng().standard_normal", "numpy", numpy_normals, note="single-threaded"))
+    rows.append(_row("weightnoise.standard_normal(out=…), one buffer", "weightnoise",
+                     _into_buffer(lambda b: weightnoise.standard_normal(seed=0, out=b)), baseline=False))
+    rng = np.random.default_rng(0)
+    rows.append(_row("NumPy default_rng().standard_normal(out=…), one buffer", "numpy",
+                     _into_buffer(lambda b: rng.standard_normal(out=b)), note="single-threaded"))
 
     def torch_rows():
         import torch

@@ -31,12 +31,10 @@ void check_range(Index n, std::uint64_t first, std::uint64_t length) {
               ", the length of a stream");
 }
 
-// out[0, n) = elements first … first + n − 1, filled by fill(first + begin, out + begin, count) in pieces.
+// data[0, n) = elements first … first + n − 1, filled by fill(first + begin, data + begin, count) in pieces.
 template <class T, class Fill>
-Array<T> fill_parallel(Index n, std::uint64_t first, std::uint64_t length, Fill fill) {
+void fill_parallel_into(T* data, Index n, std::uint64_t first, std::uint64_t length, Fill fill) {
   check_range(n, first, length);
-  auto out = new_vector<T>(n);
-  T* data = out.mutable_data();
   const Index pieces = (n + kPiece - 1) / kPiece;
   run_kernel([&] {
     for_each_item(pieces, [&](Index p, int) {
@@ -44,6 +42,14 @@ Array<T> fill_parallel(Index n, std::uint64_t first, std::uint64_t length, Fill 
       fill(first + std::uint64_t(begin), data + begin, std::min(kPiece, n - begin));
     });
   });
+}
+
+// A new array of those elements.
+template <class T, class Fill>
+Array<T> fill_parallel(Index n, std::uint64_t first, std::uint64_t length, Fill fill) {
+  check_range(n, first, length);
+  auto out = new_vector<T>(n);
+  fill_parallel_into(out.mutable_data(), n, first, length, fill);
   return out;
 }
 
@@ -62,6 +68,15 @@ Array<T> normal(Index n, std::uint64_t seed, std::uint32_t purpose, std::uint32_
 template <class T>
 Array<T> standard_normal(Index n, std::uint64_t seed, std::uint64_t first) {
   return normal<T>(n, seed, std::uint32_t(Purpose::standard_normal), 0, 0, first);
+}
+
+// The same elements into an existing C-contiguous, writeable array (all of it, in memory order).
+template <class T>
+void standard_normal_into(Array<T>& out, std::uint64_t seed, std::uint64_t first) {
+  require(out.writeable(), "out must be writeable");
+  const Stream s = make_stream(seed, std::uint32_t(Purpose::standard_normal), 0, 0);
+  fill_parallel_into<T>(out.mutable_data(), Index(out.size()), first, kPairStream,
+                        [&s](std::uint64_t e, T* data, Index count) { fill_normal<T>(s, e, data, count); });
 }
 
 Array<double> uniform(Index n, std::uint64_t seed, std::uint32_t purpose, std::uint32_t draw, std::uint32_t item,
@@ -113,6 +128,10 @@ void bind_random(py::module_& m) {
   m.def("hutchinson_probe_float32", &probe<float>, "sizes"_a, "weights"_a, "biases"_a, "seed"_a, "k"_a);
   m.def("standard_normal_float64", &standard_normal<double>, "n"_a, "seed"_a, "first"_a = 0);
   m.def("standard_normal_float32", &standard_normal<float>, "n"_a, "seed"_a, "first"_a = 0);
+  m.def("standard_normal_into_float64", &standard_normal_into<double>, py::arg("out").noconvert(), "seed"_a,
+        "first"_a = 0);
+  m.def("standard_normal_into_float32", &standard_normal_into<float>, py::arg("out").noconvert(), "seed"_a,
+        "first"_a = 0);
   m.def("normal_float64", &normal<double>, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);
   m.def("normal_float32", &normal<float>, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);
   m.def("uniform_float64", &uniform, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 import operator
 from collections.abc import Sequence
-from typing import Any, SupportsIndex
+from typing import Any, SupportsIndex, cast
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -126,9 +126,10 @@ def standard_normal(shape: SupportsIndex | Sequence[SupportsIndex] | None = None
     seed = _check_seed(seed)
     if out is not None:
         _check_out(out, shape, dtype)
-        fill_into = (_core.standard_normal_into_float64 if out.dtype == np.float64
-                     else _core.standard_normal_into_float32)
-        fill_into(out, seed)
+        if out.dtype == np.float64:
+            _core.standard_normal_into_float64(cast("np.ndarray[Any, np.dtype[np.float64]]", out), seed)
+        else:
+            _core.standard_normal_into_float32(cast("np.ndarray[Any, np.dtype[np.float32]]", out), seed)
         return out
     if shape is None:
         raise TypeError("standard_normal() needs a shape, or an array to fill as out")

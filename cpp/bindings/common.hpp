@@ -25,6 +25,10 @@ template <class T>
 using Array = py::array_t<T, py::array::c_style>;
 using Sizes = std::vector<Index>;
 
+// An array argument taken as it is: a wrong dtype or layout is an error for the
+// Python layer to have caught, never a silent copy.
+inline py::arg noconvert(const char* name) { return py::arg(name).noconvert(); }
+
 inline void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
 }

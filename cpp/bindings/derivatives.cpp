@@ -9,7 +9,6 @@ using Flags = std::vector<bool>;
 
 template <class T>
 void bind_for(py::module_& m) {
-  auto noconvert = [](const char* name) { return py::arg(name).noconvert(); };
 
   m.def("predict", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X) {
     Vector<T> theta;

@@ -21,7 +21,6 @@ NoiseSpec<T> make_spec(Index n_layers, int mode, double eta, std::uint64_t seed,
 
 template <class T>
 void bind_for(py::module_& m) {
-  auto noconvert = [](const char* name) { return py::arg(name).noconvert(); };
 
   m.def("perturb", [](const Sizes& sizes, int act, const Array<T>& params, double eta, std::uint64_t seed,
                       Index draw, const Flags& weights, const Flags& biases) {

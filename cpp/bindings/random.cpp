@@ -128,9 +128,9 @@ void bind_random(py::module_& m) {
   m.def("hutchinson_probe_float32", &probe<float>, "sizes"_a, "weights"_a, "biases"_a, "seed"_a, "k"_a);
   m.def("standard_normal_float64", &standard_normal<double>, "n"_a, "seed"_a, "first"_a = 0);
   m.def("standard_normal_float32", &standard_normal<float>, "n"_a, "seed"_a, "first"_a = 0);
-  m.def("standard_normal_into_float64", &standard_normal_into<double>, py::arg("out").noconvert(), "seed"_a,
+  m.def("standard_normal_into_float64", &standard_normal_into<double>, noconvert("out"), "seed"_a,
         "first"_a = 0);
-  m.def("standard_normal_into_float32", &standard_normal_into<float>, py::arg("out").noconvert(), "seed"_a,
+  m.def("standard_normal_into_float32", &standard_normal_into<float>, noconvert("out"), "seed"_a,
         "first"_a = 0);
   m.def("normal_float64", &normal<double>, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);
   m.def("normal_float32", &normal<float>, "n"_a, "seed"_a, "purpose"_a, "draw"_a, "item"_a, "first"_a = 0);

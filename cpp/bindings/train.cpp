@@ -74,7 +74,6 @@ std::vector<Index> checked_ids(const Array<std::int64_t>& ids, Index n_examples)
 
 template <class T>
 void bind_for(py::module_& m) {
-  auto noconvert = [](const char* name) { return py::arg(name).noconvert(); };
 
   m.def("objective_grad", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
                              const Array<T>& y, const Array<std::int64_t>& ids, const TrainSettings& settings,

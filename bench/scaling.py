@@ -18,8 +18,6 @@ step, so it cannot use more than four threads.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from datetime import datetime, timezone
@@ -30,6 +28,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import describe_machine
 from bench.problems import ETA, FULL_SIZES, LEARNING_RATE, SMOKE_SIZES, make_problem
 
 
@@ -76,14 +75,8 @@ def measure(function, repeats: int) -> tuple[float, float, np.ndarray]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cpu}; {os.cpu_count()} logical CPUs ({usable} usable); Python {platform.python_version()}"
+    m = describe_machine()
+    return f"{m['cpu']}; {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable); Python {m['python']}"
 
 
 def main(argv=None) -> int:

@@ -31,10 +31,10 @@ void check_range(Index n, std::uint64_t first, std::uint64_t length) {
               ", the length of a stream");
 }
 
-// data[0, n) = elements first … first + n − 1, filled by fill(first + begin, data + begin, count) in pieces.
+// data[0, n) = elements first … first + n − 1 (a range check_range accepted), filled by
+// fill(first + begin, data + begin, count) in pieces.
 template <class T, class Fill>
-void fill_parallel_into(T* data, Index n, std::uint64_t first, std::uint64_t length, Fill fill) {
-  check_range(n, first, length);
+void fill_parallel_into(T* data, Index n, std::uint64_t first, Fill fill) {
   const Index pieces = (n + kPiece - 1) / kPiece;
   run_kernel([&] {
     for_each_item(pieces, [&](Index p, int) {
@@ -49,7 +49,7 @@ template <class T, class Fill>
 Array<T> fill_parallel(Index n, std::uint64_t first, std::uint64_t length, Fill fill) {
   check_range(n, first, length);
   auto out = new_vector<T>(n);
-  fill_parallel_into(out.mutable_data(), n, first, length, fill);
+  fill_parallel_into(out.mutable_data(), n, first, fill);
   return out;
 }
 
@@ -74,8 +74,10 @@ Array<T> standard_normal(Index n, std::uint64_t seed, std::uint64_t first) {
 template <class T>
 void standard_normal_into(Array<T>& out, std::uint64_t seed, std::uint64_t first) {
   require(out.writeable(), "out must be writeable");
+  const Index n = Index(out.size());
+  check_range(n, first, kPairStream);
   const Stream s = make_stream(seed, std::uint32_t(Purpose::standard_normal), 0, 0);
-  fill_parallel_into<T>(out.mutable_data(), Index(out.size()), first, kPairStream,
+  fill_parallel_into<T>(out.mutable_data(), n, first,
                         [&s](std::uint64_t e, T* data, Index count) { fill_normal<T>(s, e, data, count); });
 }
 

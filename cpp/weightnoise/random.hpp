@@ -436,35 +436,80 @@ WEIGHTNOISE_SIMD_INLINE void sincos_two_pi(double u, double& sin_a, double& cos_
   sin_a = from_bits(to_bits(s_pick) ^ ((q << 62) & sign));
 }
 
-// x[i] = √x[i] for x[i] ≥ 0, i < nb. Hardware square roots on all lanes: std::sqrt
-// inside the main loop would keep its errno branch and stop vectorization.
-template <int nb>
-void sqrt_batch(double* x) {
-#if defined(__AVX__)
-  for (int i = 0; i < nb; i += 4) _mm256_storeu_pd(x + i, _mm256_sqrt_pd(_mm256_loadu_pd(x + i)));
+// Doubles on SIMD lanes, for the last steps of a batch: load, multiply,
+// square root, and store two registers interleaved (x0 y0 x1 y1 …).
+#if defined(__AVX512F__)
+struct DoubleLanes {
+  using V = __m512d;
+  static constexpr int width = 8;
+  static V load(const double* p) { return _mm512_loadu_pd(p); }
+  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  static V sqrt(V a) { return _mm512_sqrt_pd(a); }
+  static void store_interleaved(double* out, V x, V y) {
+    _mm512_storeu_pd(out, _mm512_permutex2var_pd(x, _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), y));
+    _mm512_storeu_pd(out + 8, _mm512_permutex2var_pd(x, _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15), y));
+  }
+};
+#elif defined(__AVX__)
+struct DoubleLanes {
+  using V = __m256d;
+  static constexpr int width = 4;
+  static V load(const double* p) { return _mm256_loadu_pd(p); }
+  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static V sqrt(V a) { return _mm256_sqrt_pd(a); }
+  static void store_interleaved(double* out, V x, V y) {
+    const V lo = _mm256_unpacklo_pd(x, y), hi = _mm256_unpackhi_pd(x, y);  // x0 y0 x2 y2, x1 y1 x3 y3
+    _mm256_storeu_pd(out, _mm256_permute2f128_pd(lo, hi, 0x20));
+    _mm256_storeu_pd(out + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
+  }
+};
 #elif defined(__SSE2__)
-  for (int i = 0; i < nb; i += 2) _mm_storeu_pd(x + i, _mm_sqrt_pd(_mm_loadu_pd(x + i)));
+struct DoubleLanes {
+  using V = __m128d;
+  static constexpr int width = 2;
+  static V load(const double* p) { return _mm_loadu_pd(p); }
+  static V mul(V a, V b) { return _mm_mul_pd(a, b); }
+  static V sqrt(V a) { return _mm_sqrt_pd(a); }
+  static void store_interleaved(double* out, V x, V y) {
+    _mm_storeu_pd(out, _mm_unpacklo_pd(x, y));
+    _mm_storeu_pd(out + 2, _mm_unpackhi_pd(x, y));
+  }
+};
 #else
-  for (int i = 0; i < nb; ++i) x[i] = std::sqrt(x[i]);
+struct DoubleLanes {
+  using V = double;
+  static constexpr int width = 1;
+  static V load(const double* p) { return *p; }
+  static V mul(V a, V b) { return a * b; }
+  static V sqrt(V a) { return std::sqrt(a); }
+  static void store_interleaved(double* out, V x, V y) {
+    out[0] = x;
+    out[1] = y;
+  }
+};
 #endif
-}
 
 // out[2i] = a[i], out[2i+1] = b[i] for i < nb.
 template <int nb>
 void interleave(const double* a, const double* b, double* out) {
-#if defined(__AVX__)
-  for (int i = 0; i < nb; i += 4) {
-    const __m256d x = _mm256_loadu_pd(a + i), y = _mm256_loadu_pd(b + i);
-    const __m256d lo = _mm256_unpacklo_pd(x, y), hi = _mm256_unpackhi_pd(x, y);  // x0 y0 x2 y2, x1 y1 x3 y3
-    _mm256_storeu_pd(out + 2 * i, _mm256_permute2f128_pd(lo, hi, 0x20));
-    _mm256_storeu_pd(out + 2 * i + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
+  using L = DoubleLanes;
+  static_assert(nb % L::width == 0, "whole registers");
+  for (int i = 0; i < nb; i += L::width) L::store_interleaved(out + 2 * i, L::load(a + i), L::load(b + i));
+}
+
+// out[2i] = √q[i] · c[i], out[2i+1] = √q[i] · s[i] for q[i] ≥ 0, i < nb: the
+// radius, its products and the interleaving in one pass over registers, so
+// that the square roots overlap the rest (7% of a normal's time on Zen 4).
+// Hardware square roots on all lanes: std::sqrt in a loop would keep its
+// errno branch and stop vectorization.
+template <int nb>
+void scale_interleave(const double* q, const double* c, const double* s, double* out) {
+  using L = DoubleLanes;
+  static_assert(nb % L::width == 0, "whole registers");
+  for (int i = 0; i < nb; i += L::width) {
+    const L::V r = L::sqrt(L::load(q + i));
+    L::store_interleaved(out + 2 * i, L::mul(r, L::load(c + i)), L::mul(r, L::load(s + i)));
   }
-#else
-  for (int i = 0; i < nb; ++i) {
-    out[2 * i] = a[i];
-    out[2 * i + 1] = b[i];
-  }
-#endif
 }
 
 // Box–Muller on nb blocks (words as from BatchStream::blocks) into out[2 nb]:
@@ -477,13 +522,7 @@ void box_muller_batch(const BatchWords<nb>& words, double* out) {
   for (int i = 0; i < nb; ++i) r[i] = -2.0 * log_positive(uniform53(words[0][i], words[1][i], 0x1.0p-53));
 #pragma omp simd
   for (int i = 0; i < nb; ++i) sincos_two_pi(uniform53(words[2][i], words[3][i]), x_sin[i], x_cos[i]);
-  sqrt_batch<nb>(r);
-#pragma omp simd
-  for (int i = 0; i < nb; ++i) {
-    x_cos[i] *= r[i];
-    x_sin[i] *= r[i];
-  }
-  interleave<nb>(x_cos, x_sin, out);
+  scale_interleave<nb>(r, x_cos, x_sin, out);
 }
 
 // Elements 2 b0 … 2 (b0 + nb) − 1 of a normal stream into out[2 nb].

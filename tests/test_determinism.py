@@ -51,3 +51,27 @@ def test_thread_count_is_settable_and_restorable():
     assert wn.get_num_threads() == default
     with pytest.raises(ValueError, match="non-negative"):
         wn.set_num_threads(-1)
+
+
+def test_sums_whose_chunks_share_partials_give_identical_bits():
+    """577 chunks: eight add into each partial sum (one thread, in order), whatever the thread count."""
+    model, X, y = make_problem((3, 5, 4, 1), "tanh", np.float64, n_examples=576 * 128 + 77)
+    v = np.random.default_rng(2).standard_normal(model.n_params)
+    calls = {
+        "loss_grad": lambda: wn.loss_grad(model, X, y),
+        "hvp": lambda: wn.hvp(model, X, v),
+        "penalty_and_grad": lambda: wn.penalty_and_grad(model, X),
+        "curvature": lambda: wn.curvature(model, X, y),
+    }
+    for name, call in calls.items():
+        with wn.num_threads(1):
+            one = _bits(call())
+        with wn.num_threads(2):
+            two = _bits(call())
+        assert one == two, name
+
+
+def _bits(result) -> bytes:
+    """The bytes of a kernel's outputs (a tuple of them, or one)."""
+    parts = result if isinstance(result, tuple) else (result,)
+    return b"".join(np.asarray(part).tobytes() for part in parts)

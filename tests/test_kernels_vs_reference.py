@@ -65,3 +65,26 @@ def test_hutchinson_probes_and_estimates_match_the_reference(sizes):
         compiled = wn.hessian_trace(model, X, "hutchinson", n_probes=5, seed=11, **kw)
         expected = ref.hessian_trace(model, X, "hutchinson", n_probes=5, seed=11, **kw)
         assert relative_error(compiled, expected) <= 1e-10, kw
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sums_over_many_chunks_match_the_reference(dtype):
+    """577 chunks of 128 rows: eight chunks add into each partial sum, in two waves, the last group short."""
+    sizes = (3, 5, 4, 1)
+    model, X, y = make_problem(sizes, "tanh", dtype, n_examples=576 * 128 + 77)
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal(model.n_params).astype(dtype)
+    u = rng.standard_normal(X.shape[0]).astype(dtype)
+    model64 = wn.MLP(sizes, "tanh", dtype=np.float64)
+    model64.params = model.params.astype(np.float64)
+    args64 = [a.astype(np.float64) for a in (X, y, v, u)]
+    sums = {"loss", "loss_grad", "vjp", "hvp", "penalty{}", "penalty_grad{}", "curvature{}"}
+    for (name, compiled), (_, reference) in zip(_kernels(model, X, y, v, u), _kernels(model64, *args64)):
+        if name in sums:
+            for result, expected in zip(_parts(compiled(wn)), _parts(reference(ref))):
+                assert relative_error(result, expected) <= RTOL[dtype], name
+
+
+def _parts(result):
+    """A kernel's outputs as a tuple."""
+    return result if isinstance(result, tuple) else (result,)

@@ -18,9 +18,9 @@ template <class T>
 T loss(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y) {
   auto states = per_thread<ChunkState<T>>(net.layout);
   T sum;
-  sum_over_chunks<T>(X.rows(), 1, &sum, [&](Index begin, Index rows, int t, T* partial) {
+  sum_over_chunks<T>(X.rows(), 1, &sum, [&](Index begin, Index rows, int t, T* partial, bool add) {
     forward(net, X.middleRows(begin, rows), states[t], Derivatives::none);
-    *partial = (states[t].output() - y.segment(begin, rows)).squaredNorm();
+    put_partial(*partial, (states[t].output() - y.segment(begin, rows)).squaredNorm(), add);
   });
   return sum / T(X.rows());
 }
@@ -31,14 +31,14 @@ T loss_grad(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, Vec
   auto states = per_thread<ChunkState<T>>(net.layout);
   // Entry P of the sum carries Σ r², so J comes out of the same pass.
   Vector<T> total(P + 1);
-  sum_over_chunks<T>(N, P + 1, total.data(), [&](Index begin, Index rows, int t, T* partial) {
+  sum_over_chunks<T>(N, P + 1, total.data(), [&](Index begin, Index rows, int t, T* partial, bool add) {
     ChunkState<T>& s = states[t];
     forward(net, X.middleRows(begin, rows), s, Derivatives::first);
     backward(net, s);
     auto r = s.residual.head(rows);
     r = s.output() - y.segment(begin, rows);
-    write_vjp(net, s, (T(2) / T(N)) * r, partial);
-    partial[P] = r.squaredNorm();
+    write_vjp(net, s, (T(2) / T(N)) * r, partial, add);
+    put_partial(partial[P], r.squaredNorm(), add);
   });
   grad = total.head(P);
   return total[P] / T(N);
@@ -48,11 +48,11 @@ template <class T>
 void vjp(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> u, VectorRef<T> grad) {
   const Index P = net.layout.n_params();
   auto states = per_thread<ChunkState<T>>(net.layout);
-  sum_over_chunks<T>(X.rows(), P, grad.data(), [&](Index begin, Index rows, int t, T* partial) {
+  sum_over_chunks<T>(X.rows(), P, grad.data(), [&](Index begin, Index rows, int t, T* partial, bool add) {
     ChunkState<T>& s = states[t];
     forward(net, X.middleRows(begin, rows), s, Derivatives::first);
     backward(net, s);
-    write_vjp(net, s, u.segment(begin, rows), partial);
+    write_vjp(net, s, u.segment(begin, rows), partial, add);
   });
 }
 
@@ -118,12 +118,12 @@ T penalty(const Network<T>& net, ConstMatrixRef<T> X, const ParamSubset& subset)
   auto states = per_thread<ChunkState<T>>(net.layout);
   auto norms = per_thread<Vector<T>>(kChunkRows);
   T sum;
-  sum_over_chunks<T>(X.rows(), 1, &sum, [&](Index begin, Index rows, int t, T* partial) {
+  sum_over_chunks<T>(X.rows(), 1, &sum, [&](Index begin, Index rows, int t, T* partial, bool add) {
     forward(net, X.middleRows(begin, rows), states[t], Derivatives::first);
     backward(net, states[t]);
     auto g2 = norms[t].head(rows);
     chunk_grad_norms_sq(net, states[t], subset, g2);
-    *partial = g2.sum();
+    put_partial(*partial, g2.sum(), add);
   });
   return sum / T(X.rows());
 }

@@ -47,11 +47,11 @@ struct TrainState {
   explicit TrainState(const Layout& layout) : noise(layout), penalty(layout) {}
 };
 
-// Σ r² of the chunk and its contribution to the batch gradient, into partial (P).
+// Σ r² of the chunk; its contribution to the batch gradient goes into partial (P), or is added with add.
 template <class T, class Ids>
 T chunk_objective_grad(const Network<T>& net, const Network<T>& net_shared, ConstMatrixRef<T> X,
                        ConstVectorRef<T> y, Ids&& ids, Index rows, const TrainSpec<T>& spec, Index epoch,
-                       T batch_scale, TrainState<T>& ts, T* partial) {
+                       T batch_scale, TrainState<T>& ts, T* partial, bool add) {
   NoiseState<T>& ns = ts.noise;
   ChunkState<T>& s = ns.plus;
   const NoiseSpec<T>& noise = spec.noise;
@@ -83,7 +83,7 @@ T chunk_objective_grad(const Network<T>& net, const Network<T>& net_shared, Cons
   }
   auto r = s.residual.head(rows);
   r = s.output() - y(idx);
-  write_vjp(*at, s, (T(2) * batch_scale) * r, partial);
+  write_vjp(*at, s, (T(2) * batch_scale) * r, partial, add);
   if (spec.objective == Objective::penalty)
     accumulate_penalty_grad(net, s, ts.penalty, noise.subset, T(2) * noise.eta * batch_scale, partial);
   return r.squaredNorm();
@@ -102,10 +102,10 @@ T objective_grad_with(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
     perturb(net, spec.noise, step, T(1), shared_params.data(), Purpose::train_shared_noise);
     net_shared.params = shared_params.data();
   }
-  sum_over_chunks<T>(rows, P + 1, total.data(), [&](Index begin, Index chunk, int t, T* partial) {
+  sum_over_chunks<T>(rows, P + 1, total.data(), [&](Index begin, Index chunk, int t, T* partial, bool add) {
     const auto chunk_ids = [ids, begin](Index n) -> const Index& { return ids[begin + n]; };
-    partial[P] = chunk_objective_grad(net, net_shared, X, y, chunk_ids, chunk, spec, epoch, T(1) / T(rows),
-                                      states[t], partial);
+    put_partial(partial[P], chunk_objective_grad(net, net_shared, X, y, chunk_ids, chunk, spec, epoch,
+                                                 T(1) / T(rows), states[t], partial, add), add);
   }, kTrainChunkRows, finish);
   return total[P];
 }

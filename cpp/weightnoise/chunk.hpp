@@ -170,16 +170,18 @@ void add_outer_products(const Left& left, const Right& right, Block&& block, T s
                           left.rows(), n, block.data(), block.outerStride(), {scale, add});
 }
 
-// grad (P) = Σ_n u_n ∂ŷ_n/∂θ, the vjp of the chunk (after backward); every
-// entry is written, so grad need not be zeroed first:
+// grad (P) = Σ_n u_n ∂ŷ_n/∂θ, the vjp of the chunk (after backward), or
+// grad += it with add; without add every entry is written, so grad need not
+// be zeroed first:
 //   ∂/∂W_l = (u ⊙ δ_l)ᵀ a_l,   ∂/∂b_l = Σ_n u_n δ_l,n.
 template <class T, class U>
-void write_vjp(const Network<T>& net, ChunkState<T>& s, const Eigen::MatrixBase<U>& u, T* grad) {
+void write_vjp(const Network<T>& net, ChunkState<T>& s, const Eigen::MatrixBase<U>& u, T* grad, bool add = false) {
   for (Index l = 0; l < net.n_layers(); ++l) {
     auto ud = s.scratch.topLeftCorner(s.rows, net.layout.fan_out(l));
     ud = s.top(s.delta[l]).array().colwise() * u.derived().array();
-    add_outer_products<T>(ud, s.top(s.a[l]), net.layout.weight(grad, l), T(1), false);
-    net.layout.bias(grad, l) = ud.colwise().sum().transpose();
+    add_outer_products<T>(ud, s.top(s.a[l]), net.layout.weight(grad, l), T(1), add);
+    if (add) net.layout.bias(grad, l) += ud.colwise().sum().transpose();
+    else net.layout.bias(grad, l) = ud.colwise().sum().transpose();
   }
 }
 

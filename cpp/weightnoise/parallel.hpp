@@ -137,9 +137,18 @@ struct NoFinish {
   void operator()(Index, Index) const {}
 };
 
-// total (length width) = Σ over chunks (of chunk_rows ≤ kChunkRows rows), in chunk order, of the partial that
-// body(begin, rows, thread, partial) writes (it must overwrite all of it).
-// Chunks run in waves whose size depends on width only, which bounds the
+// Consecutive chunks that add into one partial of sum_over_chunks: at most 8,
+// and at least 64 groups where there are that many chunks (the most chunks a
+// wave ran at once before grouping). A function of the chunk count only.
+inline Index chunks_per_partial(Index chunks) { return std::clamp<Index>(chunks / 64, 1, 8); }
+
+// total (length width) = Σ over chunks (of chunk_rows ≤ kChunkRows rows), in chunk order, of what
+// body(begin, rows, thread, partial, add) puts in partial: with add false it
+// overwrites all of partial with its chunk's sum, with add true it adds that
+// sum to it. A group of chunks_per_partial consecutive chunks shares one
+// partial (one thread, in chunk order): a large partial (a gradient) is then
+// written and reduced once per group, not once per chunk, and stays in cache.
+// Groups run in waves whose size depends on width only, which bounds the
 // memory of the partials without making the order depend on threads. Each
 // partial starts on a 64-byte boundary: Eigen's vectorized reductions peel
 // by alignment, so a partial's alignment must not vary from run to run.
@@ -154,32 +163,35 @@ bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, Index chu
   constexpr Index kAlign = 64 / Index(sizeof(T));
   const Index stride = (width + kAlign - 1) / kAlign * kAlign;
   const Index chunks = (n_rows + chunk_rows - 1) / chunk_rows;
+  const Index group = chunks_per_partial(chunks), groups = (chunks + group - 1) / group;
   const Index wave = std::clamp<Index>(kBudgetBytes / (stride * Index(sizeof(T))), 8, 64);
-  Eigen::Matrix<T, Eigen::Dynamic, 1> storage(std::min(wave, chunks) * stride + kAlign);
+  Eigen::Matrix<T, Eigen::Dynamic, 1> storage(std::min(wave, groups) * stride + kAlign);
   T* partials = aligned_64(storage.data());
   std::fill(total, total + width, T(0));
   const StopToken stop;
-  for (Index first = 0; first < chunks; first += wave) {
+  for (Index first = 0; first < groups; first += wave) {
     if (stop.stopped()) return false;
-    const Index count = std::min(wave, chunks - first);
+    const Index count = std::min(wave, groups - first);
 #pragma omp parallel num_threads(threads_for(count))
     {
 #pragma omp for schedule(static)
-      for (Index c = 0; c < count; ++c) {
-        if (stop.stopped()) continue;
-        const Index begin = (first + c) * chunk_rows;
-        body(begin, std::min(chunk_rows, n_rows - begin), omp_get_thread_num(), partials + c * stride);
-        stop.after_piece();
+      for (Index g = 0; g < count; ++g) {
+        const Index c0 = (first + g) * group, c1 = std::min(chunks, c0 + group);
+        for (Index c = c0; c < c1 && !stop.stopped(); ++c) {
+          const Index begin = c * chunk_rows;
+          body(begin, std::min(chunk_rows, n_rows - begin), omp_get_thread_num(), partials + g * stride, c > c0);
+          stop.after_piece();
+        }
       }
-      // Each entry is summed over the wave's chunks in chunk order, a block
+      // Each entry is summed over the wave's partials in group order, a block
       // of entries at a time: the loop over entries is the vectorized one.
-      const bool last_wave = first + count == chunks;
+      const bool last_wave = first + count == groups;
 #pragma omp for schedule(static)
       for (Index j0 = 0; j0 < width; j0 += kSumBlock) {
         if (stop.stopped()) continue;  // some partials were never written
         const Index j1 = std::min(width, j0 + kSumBlock);
-        for (Index c = 0; c < count; ++c) {
-          const T* partial = partials + c * stride;
+        for (Index g = 0; g < count; ++g) {
+          const T* partial = partials + g * stride;
 #pragma omp simd
           for (Index j = j0; j < j1; ++j) total[j] += partial[j];
         }
@@ -188,6 +200,12 @@ bool sum_over_chunks(Index n_rows, Index width, T* total, Body&& body, Index chu
     }
   }
   return !stop.stopped();
+}
+
+// A scalar partial of sum_over_chunks: its chunk's value, or the value added.
+template <class T>
+void put_partial(T& partial, T value, bool add) {
+  partial = add ? partial + value : value;
 }
 
 // One workspace per thread, allocated before any parallel region.

@@ -31,6 +31,7 @@ def test_one_and_two_threads_give_identical_bits(sizes, dtype):
         "hessian_trace": lambda: wn.hessian_trace(model, X),
         "hutchinson": lambda: wn.hessian_trace(model, X, "hutchinson", n_probes=3),
         "curvature": lambda: wn.curvature(model, X, y),
+        "second_order_terms": lambda: wn.second_order_terms(model, X, y),
     }
     for name, call in calls.items():
         with wn.num_threads(1):
@@ -61,7 +62,7 @@ def test_sums_whose_chunks_share_partials_give_identical_bits():
         "loss_grad": lambda: wn.loss_grad(model, X, y),
         "hvp": lambda: wn.hvp(model, X, v),
         "penalty_and_grad": lambda: wn.penalty_and_grad(model, X),
-        "curvature": lambda: wn.curvature(model, X, y),
+        "second_order_terms": lambda: wn.second_order_terms(model, X, y),
     }
     for name, call in calls.items():
         with wn.num_threads(1):

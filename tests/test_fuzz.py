@@ -595,11 +595,12 @@ def clean(value):
 # --- the kernels ------------------------------------------------------------------------------------------------
 
 DERIVATIVES = ["predict", "loss", "loss_grad", "vjp", "jvp", "per_example_grads", "grad_norms_sq", "hvp",
-               "penalty", "penalty_grad", "penalty_and_grad", "hessian_trace", "curvature"]
+               "penalty", "penalty_grad", "penalty_and_grad", "hessian_trace", "curvature", "second_order_terms"]
 ARRAYS = {"predict": "X", "loss": "Xy", "loss_grad": "Xy", "vjp": "Xu", "jvp": "Xv", "per_example_grads": "X",
           "grad_norms_sq": "X", "hvp": "Xvu", "penalty": "X", "penalty_grad": "X", "penalty_and_grad": "X",
-          "hessian_trace": "X", "curvature": "Xy"}
-SUBSET = {"grad_norms_sq", "penalty", "penalty_grad", "penalty_and_grad", "hessian_trace", "curvature"}
+          "hessian_trace": "X", "curvature": "Xy", "second_order_terms": "Xy"}
+SUBSET = {"grad_norms_sq", "penalty", "penalty_grad", "penalty_and_grad", "hessian_trace", "curvature",
+          "second_order_terms"}
 
 
 def draw_arrays(data, model, X, y, which: str):

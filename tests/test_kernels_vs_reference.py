@@ -29,7 +29,8 @@ def _kernels(model, X, y, v, u):
         for name in ("grad_norms_sq", "penalty", "penalty_grad", "penalty_and_grad", "hessian_trace")
         for kw in SUBSETS
     ] + [
-        (f"curvature{kw}", lambda m, kw=kw: m.curvature(model, X, y, **kw)) for kw in SUBSETS
+        (f"{name}{kw}", lambda m, name=name, kw=kw: getattr(m, name)(model, X, y, **kw))
+        for name in ("curvature", "second_order_terms") for kw in SUBSETS
     ]
 
 
@@ -78,7 +79,7 @@ def test_sums_over_many_chunks_match_the_reference(dtype):
     model64 = wn.MLP(sizes, "tanh", dtype=np.float64)
     model64.params = model.params.astype(np.float64)
     args64 = [a.astype(np.float64) for a in (X, y, v, u)]
-    sums = {"loss", "loss_grad", "vjp", "hvp", "penalty{}", "penalty_grad{}", "curvature{}"}
+    sums = {"loss", "loss_grad", "vjp", "hvp", "penalty{}", "penalty_grad{}", "curvature{}", "second_order_terms{}"}
     for (name, compiled), (_, reference) in zip(_kernels(model, X, y, v, u), _kernels(model64, *args64)):
         if name in sums:
             for result, expected in zip(_parts(compiled(wn)), _parts(reference(ref))):

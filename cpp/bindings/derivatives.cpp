@@ -131,6 +131,17 @@ void bind_for(py::module_& m) {
     return out;
   }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), "weights"_a, "biases"_a);
 
+  m.def("second_order_terms", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
+                                 const Array<T>& y, const Flags& weights, const Flags& biases) {
+    Vector<T> theta;
+    const auto net = make_network(sizes, act, params, theta);
+    const auto subset = make_subset(net.n_layers(), weights, biases);
+    const auto x = matrix_view(X, "X", sizes.front());
+    const auto yv = vector_view(y, "y", x.rows());
+    const auto terms = run_kernel([&] { return second_order_terms<T>(net, x, yv, subset); });
+    return py::make_tuple(double(terms.loss), double(terms.penalty), double(terms.curvature));
+  }, "sizes"_a, "activation"_a, noconvert("params"), noconvert("X"), noconvert("y"), "weights"_a, "biases"_a);
+
   m.def("hessian_trace_hutchinson", [](const Sizes& sizes, int act, const Array<T>& params, const Array<T>& X,
                                        const Flags& weights, const Flags& biases, Index n_probes,
                                        std::uint64_t seed) {

@@ -86,19 +86,6 @@ void per_example_grads(const Network<T>& net, ConstMatrixRef<T> X, MatrixRef<T> 
   });
 }
 
-// ‖g_n‖² of the chunk's rows into out (B).
-template <class T, class Out>
-void chunk_grad_norms_sq(const Network<T>& net, ChunkState<T>& s, const ParamSubset& subset, Out&& out) {
-  out.setZero();
-  for (Index l = 0; l < net.n_layers(); ++l) {
-    if (!subset.any(l)) continue;
-    const T bias_term = subset.biases[l] ? T(1) : T(0);
-    const T weight_term = subset.weights[l] ? T(1) : T(0);
-    out.array() += s.top(s.delta[l]).rowwise().squaredNorm().array() *
-                   (weight_term * s.top(s.a[l]).rowwise().squaredNorm().array() + bias_term);
-  }
-}
-
 template <class T>
 void grad_norms_sq(const Network<T>& net, ConstMatrixRef<T> X, const ParamSubset& subset, VectorRef<T> out) {
   auto states = per_thread<ChunkState<T>>(net.layout);

@@ -16,6 +16,7 @@ struct TraceState {
   RowMatrix<T> M, MW, K;       // (max d, max d) one example's dense M_l and products
   Vector<T> tr;                // (B) tr M_l of one layer
   Vector<T> trace;             // (B) tr H_n, reduced here (aligned) before the copy out
+  Vector<T> norms;             // (B) ‖g_n‖², for the penalty
   explicit TraceState(const Layout& layout)
       : s(layout),
         e(kChunkRows, layout.max_width()),
@@ -24,20 +25,21 @@ struct TraceState {
         MW(layout.max_width(), layout.max_width()),
         K(layout.max_width(), layout.max_width()),
         tr(kChunkRows),
-        trace(kChunkRows) {}
+        trace(kChunkRows),
+        norms(kChunkRows) {}
 };
 
-// Adds tr H_n of the chunk x to trace (B). Layers l < L−1 contribute
+// Adds tr H_n of the chunk to trace (B), after the forward pass (second
+// derivatives) and backward pass in ts.s. Layers l < L−1 contribute
 // (‖a_l‖²·[W_l] + [b_l]) tr M_l; the output layer has M_{L−1} = 0.
-template <class T, class X, class Trace>
-void exact_chunk_trace(const Network<T>& net, const Eigen::MatrixBase<X>& x, const ParamSubset& subset,
-                       const RowMatrix<T>& W_sq, TraceState<T>& ts, Trace& trace) {
+template <class T, class Trace>
+void exact_chunk_trace(const Network<T>& net, const ParamSubset& subset, const RowMatrix<T>& W_sq,
+                       TraceState<T>& ts, Trace& trace) {
   const Layout& layout = net.layout;
-  const Index L = net.n_layers(), rows = x.rows();
-  if (L < 2) return;  // ŷ is linear in θ
+  const Index L = net.n_layers();
   ChunkState<T>& s = ts.s;
-  forward(net, x, s, Derivatives::second);
-  backward(net, s);
+  const Index rows = s.rows;
+  if (L < 2) return;  // ŷ is linear in θ
   auto add_layer = [&](Index l, const auto& tr_M) {
     const T w = subset.weights[l] ? T(1) : T(0), b = subset.biases[l] ? T(1) : T(0);
     trace.array() += tr_M.array() * (w * s.top(s.a[l]).rowwise().squaredNorm().array() + b);
@@ -104,22 +106,55 @@ void exact_chunk_trace(const Network<T>& net, const Eigen::MatrixBase<X>& x, con
   }
 }
 
+// Squared weights of layer L−2, for diag(Wᵀ diag(m) W)_j = Σ_i W_ij² m_i.
+template <class T>
+RowMatrix<T> squared_weights(const Network<T>& net) {
+  const Index L = net.n_layers();
+  return L >= 3 ? RowMatrix<T>(net.weight(L - 2).array().square()) : RowMatrix<T>();
+}
+
+// tr H_n of the chunk x into ts.trace (B), with the passes it needs in ts.s.
+template <class T, class X>
+void chunk_trace(const Network<T>& net, const Eigen::MatrixBase<X>& x, const ParamSubset& subset,
+                 const RowMatrix<T>& W_sq, TraceState<T>& ts) {
+  forward(net, x, ts.s, Derivatives::second);
+  backward(net, ts.s);
+  auto trace = ts.trace.head(x.rows());
+  trace.setZero();
+  exact_chunk_trace(net, subset, W_sq, ts, trace);
+}
+
 }  // namespace
 
 template <class T>
 void hessian_trace_exact(const Network<T>& net, ConstMatrixRef<T> X, const ParamSubset& subset, VectorRef<T> out) {
-  const Layout& layout = net.layout;
-  const Index L = net.n_layers();
-  // Squared weights, for diag(Wᵀ diag(m) W)_j = Σ_i W_ij² m_i.
-  const RowMatrix<T> W_sq = L >= 3 ? RowMatrix<T>(net.weight(L - 2).array().square()) : RowMatrix<T>();
-  auto states = per_thread<TraceState<T>>(layout);
+  const RowMatrix<T> W_sq = squared_weights(net);
+  auto states = per_thread<TraceState<T>>(net.layout);
   for_each_chunk(X.rows(), [&](Index begin, Index rows, int t) {
-    TraceState<T>& ts = states[t];
-    auto trace = ts.trace.head(rows);
-    trace.setZero();
-    exact_chunk_trace(net, X.middleRows(begin, rows), subset, W_sq, ts, trace);
-    out.segment(begin, rows) = trace;
+    chunk_trace(net, X.middleRows(begin, rows), subset, W_sq, states[t]);
+    out.segment(begin, rows) = states[t].trace.head(rows);
   });
+}
+
+template <class T>
+SecondOrderTerms<T> second_order_terms(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y,
+                                       const ParamSubset& subset) {
+  const Index N = X.rows();
+  const RowMatrix<T> W_sq = squared_weights(net);
+  auto states = per_thread<TraceState<T>>(net.layout);
+  T sums[3];  // Σ r², Σ ‖g_n‖², Σ r_n tr H_n
+  sum_over_chunks<T>(N, 3, sums, [&](Index begin, Index rows, int t, T* partial, bool add) {
+    TraceState<T>& ts = states[t];
+    chunk_trace(net, X.middleRows(begin, rows), subset, W_sq, ts);
+    auto r = ts.s.residual.head(rows);
+    r = ts.s.output() - y.segment(begin, rows);
+    auto norms = ts.norms.head(rows);
+    chunk_grad_norms_sq(net, ts.s, subset, norms);
+    put_partial(partial[0], r.squaredNorm(), add);
+    put_partial(partial[1], norms.sum(), add);
+    put_partial(partial[2], r.dot(ts.trace.head(rows)), add);
+  });
+  return {sums[0] / T(N), sums[1] / T(N), sums[2] / T(N)};
 }
 
 template <class T>
@@ -200,7 +235,9 @@ void hessian_trace_hutchinson(const Network<T>& net, ConstMatrixRef<T> X, const 
   template void hessian_trace_exact<T>(const Network<T>&, ConstMatrixRef<T>, const ParamSubset&, VectorRef<T>); \
   template void hessian_trace_hutchinson<T>(const Network<T>&, ConstMatrixRef<T>, const ParamSubset&, Index,    \
                                             std::uint64_t, VectorRef<T>);                                      \
-  template void hutchinson_probe<T>(const Layout&, const ParamSubset&, std::uint64_t, Index, T*);
+  template void hutchinson_probe<T>(const Layout&, const ParamSubset&, std::uint64_t, Index, T*);               \
+  template SecondOrderTerms<T> second_order_terms<T>(const Network<T>&, ConstMatrixRef<T>, ConstVectorRef<T>,  \
+                                                     const ParamSubset&);
 WEIGHTNOISE_INSTANTIATE(float)
 WEIGHTNOISE_INSTANTIATE(double)
 

@@ -185,4 +185,17 @@ void write_vjp(const Network<T>& net, ChunkState<T>& s, const Eigen::MatrixBase<
   }
 }
 
+// ‖g_n‖² of the chunk's rows into out (B).
+template <class T, class Out>
+void chunk_grad_norms_sq(const Network<T>& net, ChunkState<T>& s, const ParamSubset& subset, Out&& out) {
+  out.setZero();
+  for (Index l = 0; l < net.n_layers(); ++l) {
+    if (!subset.any(l)) continue;
+    const T bias_term = subset.biases[l] ? T(1) : T(0);
+    const T weight_term = subset.weights[l] ? T(1) : T(0);
+    out.array() += s.top(s.delta[l]).rowwise().squaredNorm().array() *
+                   (weight_term * s.top(s.a[l]).rowwise().squaredNorm().array() + bias_term);
+  }
+}
+
 }  // namespace weightnoise

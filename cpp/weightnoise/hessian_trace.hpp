@@ -15,6 +15,18 @@ namespace weightnoise {
 template <class T>
 void hessian_trace_exact(const Network<T>& net, ConstMatrixRef<T> X, const ParamSubset& subset, VectorRef<T> out);
 
+// The terms of J̃_η ≈ J + η·Ω + η·C over the subset, from one forward and
+// backward pass per chunk (what loss, penalty and hessian_trace_exact would
+// each redo): J = (1/N) Σ r_n², Ω = (1/N) Σ ‖g_n‖², C = (1/N) Σ r_n tr H_n.
+template <class T>
+struct SecondOrderTerms {
+  T loss, penalty, curvature;
+};
+
+template <class T>
+SecondOrderTerms<T> second_order_terms(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y,
+                                       const ParamSubset& subset);
+
 // Hutchinson: out_n = (1/K) Σ_k v_kᵀ H_n v_k with Rademacher probes v_k on the
 // subset (zero elsewhere), drawn from stream (seed, hutchinson, k, 0). Each
 // quadratic form is the second derivative of ŷ(θ + t v_k) at t = 0, computed

@@ -10,7 +10,7 @@ kernel.
 from typing import TYPE_CHECKING
 
 from .config import show_config
-from .curvature import curvature, hessian_trace
+from .curvature import curvature, hessian_trace, second_order_terms
 from .derivatives import grad_norms_sq, hvp, jvp, loss, loss_grad, per_example_grads, predict, vjp
 from .estimate import Estimate
 from .expansion import Equivalence, SecondOrder, equivalence, second_order
@@ -62,6 +62,7 @@ __all__ = [
     "predict",
     "save",
     "second_order",
+    "second_order_terms",
     "set_num_threads",
     "show_config",
     "standard_normal",

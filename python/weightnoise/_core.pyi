@@ -7,7 +7,7 @@ import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['TrainSettings', 'available', 'box_muller_float64', 'chunk_rows', 'compile_flags', 'cpu_level', 'eigen_version', 'epoch_order', 'get_num_threads', 'grad_norms_sq', 'hessian_trace_exact', 'hessian_trace_hutchinson', 'hutchinson_probe_float32', 'hutchinson_probe_float64', 'hvp', 'jvp', 'loss', 'loss_grad', 'max_threads', 'normal_float32', 'normal_float64', 'normal_rows_float64', 'objective_grad', 'penalty', 'penalty_grad', 'per_example_grads', 'perturb', 'perturbed_losses', 'philox4x32_10', 'predict', 'rademacher_float64', 'set_num_threads', 'simd', 'standard_normal_float32', 'standard_normal_float64', 'standard_normal_into_float32', 'standard_normal_into_float64', 'train_epoch', 'train_step', 'uniform_float64', 'variant', 'vjp']
+__all__: list[str] = ['TrainSettings', 'available', 'box_muller_float64', 'chunk_rows', 'compile_flags', 'cpu_level', 'eigen_version', 'epoch_order', 'get_num_threads', 'grad_norms_sq', 'hessian_trace_exact', 'hessian_trace_hutchinson', 'hutchinson_probe_float32', 'hutchinson_probe_float64', 'hvp', 'jvp', 'loss', 'loss_grad', 'max_threads', 'normal_float32', 'normal_float64', 'normal_rows_float64', 'objective_grad', 'penalty', 'penalty_grad', 'per_example_grads', 'perturb', 'perturbed_losses', 'philox4x32_10', 'predict', 'rademacher_float64', 'second_order_terms', 'set_num_threads', 'simd', 'standard_normal_float32', 'standard_normal_float64', 'standard_normal_into_float32', 'standard_normal_into_float64', 'train_epoch', 'train_step', 'uniform_float64', 'variant', 'vjp']
 class TrainSettings:
     def __init__(self) -> None:
         ...
@@ -198,6 +198,12 @@ def predict(sizes: collections.abc.Sequence[typing.SupportsInt | typing.Supports
 def predict(sizes: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], activation: typing.SupportsInt | typing.SupportsIndex, params: numpy.typing.NDArray[numpy.float64], X: numpy.typing.NDArray[numpy.float64]) -> numpy.typing.NDArray[numpy.float64]:
     ...
 def rademacher_float64(n: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex, purpose: typing.SupportsInt | typing.SupportsIndex, draw: typing.SupportsInt | typing.SupportsIndex, item: typing.SupportsInt | typing.SupportsIndex, first: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.typing.NDArray[numpy.float64]:
+    ...
+@typing.overload
+def second_order_terms(sizes: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], activation: typing.SupportsInt | typing.SupportsIndex, params: numpy.typing.NDArray[numpy.float32], X: numpy.typing.NDArray[numpy.float32], y: numpy.typing.NDArray[numpy.float32], weights: collections.abc.Sequence[bool], biases: collections.abc.Sequence[bool]) -> tuple[float, float, float]:
+    ...
+@typing.overload
+def second_order_terms(sizes: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], activation: typing.SupportsInt | typing.SupportsIndex, params: numpy.typing.NDArray[numpy.float64], X: numpy.typing.NDArray[numpy.float64], y: numpy.typing.NDArray[numpy.float64], weights: collections.abc.Sequence[bool], biases: collections.abc.Sequence[bool]) -> tuple[float, float, float]:
     ...
 def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...

@@ -34,10 +34,8 @@ def second_order(impl: ModuleType, model: MLP, X: ArrayLike, y: ArrayLike, eta: 
                  layers: Collection[int] | None, biases: bool) -> SecondOrder:
     model = _checks.check_model(model)
     eta = _checks.as_eta(eta, dtype=model.dtype)
-    J = impl.loss(model, X, y)
-    eta_omega = eta * impl.penalty(model, X, layers=layers, biases=biases)
-    eta_c = eta * impl.curvature(model, X, y, layers=layers, biases=biases)
-    return SecondOrder(float(J), float(eta_omega), float(eta_c), float(J + eta_omega + eta_c))
+    J, omega, C = (float(term) for term in impl.second_order_terms(model, X, y, layers=layers, biases=biases))
+    return SecondOrder(J, eta * omega, eta * C, J + eta * omega + eta * C)
 
 
 def log_log_slope(etas: NDArray[np.float64], residuals: NDArray[np.float64]) -> float:
@@ -115,9 +113,7 @@ def equivalence(impl: ModuleType, model: MLP, X: ArrayLike, y: ArrayLike, etas: 
         raise ValueError(f"etas must be a non-empty 1-D sequence, got shape {etas.shape}")
     for eta in etas:
         _checks.as_eta(eta, "every eta")
-    J = float(impl.loss(model, X, y))
-    omega = float(impl.penalty(model, X, layers=layers, biases=biases))
-    C = float(impl.curvature(model, X, y, layers=layers, biases=biases))
+    J, omega, C = (float(term) for term in impl.second_order_terms(model, X, y, layers=layers, biases=biases))
     table = np.zeros(etas.size, dtype=FIELDS)
     for row, eta in zip(table, etas):
         # The same seed at every η: common random numbers, ε = √η ξ with one ξ.

@@ -68,6 +68,38 @@ def curvature(model: MLP, X: ArrayLike, y: ArrayLike, method: str = "exact", *, 
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
     y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    _check_method(method, n_probes, seed)
+    if method == "exact":  # one pass, no trace vector
+        return _scalar(model, second_order_terms(model, X, y, layers=layers, biases=biases)[2])
     residual = predict(model, X) - y
     trace = hessian_trace(model, X, method, n_probes=n_probes, seed=seed, layers=layers, biases=biases)
     return _scalar(model, np.mean(residual * trace))
+
+
+def second_order_terms(model: MLP, X: ArrayLike, y: ArrayLike, *, layers: Collection[int] | None = None,
+                       biases: bool = True) -> tuple[np.floating[Any], np.floating[Any], np.floating[Any]]:
+    """J, Ω and C (exact) over the subset, from one forward and backward pass per chunk.
+
+    The same numbers as :func:`loss`, :func:`penalty` and :func:`curvature`,
+    which would each redo those passes; :func:`second_order`,
+    :func:`equivalence` and ``fit``'s monitoring use this.
+
+    Parameters
+    ----------
+    model : MLP
+    X : ndarray of shape (n_examples, n_in)
+    y : ndarray of shape (n_examples,)
+    layers, biases
+        The parameter subset, as in :func:`weightnoise.penalty`.
+
+    Returns
+    -------
+    (J, Ω, C) : tuple of three scalars of the model's dtype
+    """
+    model = _checks.check_model(model)
+    X = _checks.as_inputs(model, X)
+    y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    weights, bias_flags = _checks.as_subset(model, layers, biases)
+    _checks.check_kernel_memory(model, "hessian_trace_exact", X.shape[0], "second_order")
+    J, omega, C = _core.second_order_terms(*_spec(model), X, y, weights, bias_flags)
+    return _scalar(model, J), _scalar(model, omega), _scalar(model, C)

@@ -409,6 +409,13 @@ def perturbed_loss(model: MLP, X: ArrayLike, y: ArrayLike, eta: float, n_draws: 
 # --- the second-order account (the same composition, over these kernels) ---
 
 
+def second_order_terms(model: MLP, X: ArrayLike, y: ArrayLike, *, layers: Collection[int] | None = None,
+                       biases: bool = True) -> tuple[np.floating[Any], np.floating[Any], np.floating[Any]]:
+    """J, Ω and C (exact)."""
+    return (loss(model, X, y), penalty(model, X, layers=layers, biases=biases),
+            curvature(model, X, y, layers=layers, biases=biases))
+
+
 def second_order(model: MLP, X: ArrayLike, y: ArrayLike, eta: float, *, layers: Collection[int] | None = None,
                  biases: bool = True) -> SecondOrder:
     """J, η·Ω, η·C and their sum."""

@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _checks, _core, persistence
 from ._typing import Array, FloatArray, StrPath
-from .curvature import curvature
+from .curvature import second_order_terms
 from .derivatives import _spec, loss
 from .model import MLP
 from .noise import NOISE_MODES, perturbed_loss
@@ -284,9 +284,8 @@ def _fingerprint(X: Array, y: Array) -> str:
 def _monitor(model: MLP, X: Array, y: Array, validation: tuple[Array, Array] | None, eta: float, noise: str,
              eval_draws: int, seed: int, layers: Collection[int] | None, biases: bool) -> dict[str, float]:
     start = time.perf_counter()
-    J = float(loss(model, X, y))
-    record = dict(loss=J, eta_penalty=eta * float(penalty(model, X, layers=layers, biases=biases)),
-                  eta_curvature=eta * float(curvature(model, X, y, layers=layers, biases=biases)))
+    J, omega, C = (float(term) for term in second_order_terms(model, X, y, layers=layers, biases=biases))
+    record = dict(loss=J, eta_penalty=eta * omega, eta_curvature=eta * C)
     if eta > 0 and eval_draws > 0:
         estimate = perturbed_loss(model, X, y, eta, eval_draws, noise, True, seed, layers=layers, biases=biases)
         record.update(perturbed_loss=float(estimate.mean), perturbed_loss_stderr=float(estimate.stderr))

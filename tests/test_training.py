@@ -182,6 +182,18 @@ def test_fit_history_has_every_term_and_the_input_model_is_untouched():
     assert len(stopped.history) == 1
 
 
+def test_fit_monitors_every_so_many_epochs_and_the_last():
+    model, X, y = make_problem((3, 8, 1), "tanh", n_examples=200)
+    kw = dict(objective="penalty", eta=0.01, lr=0.05, epochs=7, batch_size=50, progress=False)
+    every = wn.fit(model, X, y, **kw)
+    some = wn.fit(model, X, y, monitor_every=3, **kw)
+    assert [r["epoch"] for r in some.history if "loss" in r] == [3, 6, 7]
+    assert some.model.params.tobytes() == every.model.params.tobytes()
+    for record, full in zip(some.history, every.history):
+        assert all(record[key] == full[key] for key in record if key not in ("time", "eval_time")), record
+    assert np.isnan(some.curve("loss")[0]) and some.curve("loss")[2] == every.curve("loss")[2]
+
+
 def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path):
     model, X, y = make_problem((3, 8, 1), "tanh", n_examples=300)
     kw = dict(objective="noise", eta=0.02, noise="per_example", optimizer="adam", lr=0.01, batch_size=64,
@@ -248,6 +260,8 @@ def test_ctrl_c_stops_a_long_fit_within_a_second_and_keeps_the_last_epoch(tmp_pa
     (dict(validation=np.zeros((3, 3))), TypeError, "validation must be a pair"),
     (dict(callback=3), TypeError, "callback must be callable"),
     (dict(resume=True), ValueError, "needs a checkpoint"),
+    (dict(monitor_every=0), ValueError, "monitor_every must be at least 1"),
+    (dict(monitor_every=1.5), TypeError, "monitor_every must be an integer"),
 ])
 def test_bad_fit_arguments_raise(kwargs, error, words):
     model, X, y = make_problem((3, 4, 1), n_examples=20)

@@ -301,8 +301,8 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
         optimizer: str = "sgd", lr: float, momentum: float = 0.0, epochs: int, batch_size: int, seed: int = 0,
         validation: tuple[ArrayLike, ArrayLike] | None = None,
         callback: Callable[[dict[str, Any], MLP], bool | None] | None = None, progress: bool = True,
-        monitor: bool = True, eval_draws: int = 8, checkpoint: StrPath | None = None, resume: bool = False,
-        layers: Collection[int] | None = None, biases: bool = True) -> FitResult:
+        monitor: bool = True, monitor_every: int = 1, eval_draws: int = 8, checkpoint: StrPath | None = None,
+        resume: bool = False, layers: Collection[int] | None = None, biases: bool = True) -> FitResult:
     """Train a copy of ``model`` by minibatch SGD or Adam on one objective.
 
     Parameters
@@ -337,7 +337,13 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
     progress : bool
         Show a progress bar over epochs.
     monitor : bool
-        Evaluate J, η·Ω, η·C, J̃_η (and the validation loss) after every epoch.
+        Evaluate J, η·Ω, η·C, J̃_η (and the validation loss) after epochs. Each
+        evaluation passes over all of ``X`` (with η > 0, also ``eval_draws``
+        antithetic pairs for J̃_η) and may cost more than the epoch itself.
+    monitor_every : int
+        Monitor after every this many epochs (counted from the first epoch of
+        the run, resumed or not) and after the last; the other records lack
+        the monitored keys (``FitResult.curve`` gives NaN there).
     eval_draws : int
         Draws of the monitored J̃_η estimate (antithetic; 0 skips it).
     checkpoint : path, optional
@@ -368,6 +374,7 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
                                momentum=momentum, batch_size=batch_size, seed=seed, layers=layers, biases=biases)
     epochs = _checks.as_count(epochs, "epochs", 0)
     eval_draws = _checks.as_count(eval_draws, "eval_draws", 0)
+    monitor_every = _checks.as_count(monitor_every, "monitor_every")
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError("validation must be a pair (X_val, y_val)")
@@ -398,7 +405,7 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
                 raise
             trained, state = result.model.with_params(params), OptimizerState(settings["optimizer"], step, moments)
             record = dict(epoch=epoch + 1, batch_loss=batch_loss, time=time.perf_counter() - start)
-            if monitor:
+            if monitor and ((epoch + 1) % monitor_every == 0 or epoch + 1 == epochs):
                 record.update(_monitor(trained, X, y, validation, settings["eta"], settings["noise"],
                                        eval_draws, settings["seed"], layers, biases))
             # The epoch is finished only now: a Ctrl-C before this line leaves result at the previous epoch.

@@ -23,13 +23,22 @@ GEMM_SIZE = 2048
 TANH_ELEMENTS = 1 << 18
 
 
-def _best_time(fn, repeats: int) -> float:
-    fn()  # warm-up: page in buffers, start thread pools
+# Seconds each tanh is timed for, at least: its runs are a fraction of a millisecond, and a library's
+# background work after its first call (XLA finishing a compilation on the one pinned CPU) can slow a
+# handful of them; the best run of a quarter second is the tanh's own rate.
+TANH_SECONDS = 0.25
+
+
+def _best_time(fn, repeats: int, min_seconds: float = 0.0) -> float:
+    """The fastest of at least ``repeats`` runs after a warm-up, running on until ``min_seconds`` have passed."""
+    fn()  # warm-up: page in buffers, start thread pools, compile
     best = float("inf")
-    for _ in range(repeats):
+    runs, began = 0, time.perf_counter()
+    while runs < repeats or time.perf_counter() - began < min_seconds:
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
+        runs += 1
     return best
 
 
@@ -42,35 +51,38 @@ def gemm_rate(dtype, repeats: int = 3, size: int = GEMM_SIZE) -> float:
     return 2.0 * size**3 / _best_time(lambda: np.matmul(a, b, out=out), repeats)
 
 
-def _numpy_tanh_rate(x: np.ndarray, out: np.ndarray, n_threads: int, repeats: int) -> float:
+def _numpy_tanh_rate(x: np.ndarray, out: np.ndarray, n_threads: int, repeats: int, seconds: float) -> float:
     # np.tanh is single-threaded but releases the GIL, so n threads on n slices run in parallel.
     slices = [slice(i * x.size // n_threads, (i + 1) * x.size // n_threads) for i in range(n_threads)]
     with ThreadPoolExecutor(n_threads) as pool:
         def run():
             list(pool.map(lambda s: np.tanh(x[s], out=out[s]), slices))
-        return x.size / _best_time(run, repeats)
+        return x.size / _best_time(run, repeats, seconds)
 
 
-def _torch_tanh_rate(x: np.ndarray, out: np.ndarray, repeats: int) -> float:
+def _torch_tanh_rate(x: np.ndarray, out: np.ndarray, repeats: int, seconds: float) -> float:
     import torch  # uses its intra-op pool, already sized to this process's thread count
     tx, tout = torch.from_numpy(x), torch.from_numpy(out)
-    return x.size / _best_time(lambda: torch.tanh(tx, out=tout), repeats)
+    return x.size / _best_time(lambda: torch.tanh(tx, out=tout), repeats, seconds)
 
 
-def _jax_tanh_rate(x: np.ndarray, repeats: int) -> float:
+def _jax_tanh_rate(x: np.ndarray, repeats: int, seconds: float) -> float:
     import jax  # XLA's tanh is a rational approximation, often the fastest of the three
     jax.config.update("jax_enable_x64", True)
     tanh = jax.jit(jax.numpy.tanh)
     jx = jax.device_put(x)
-    return x.size / _best_time(lambda: tanh(jx).block_until_ready(), repeats)
+    return x.size / _best_time(lambda: tanh(jx).block_until_ready(), repeats, seconds)
 
 
-def tanh_rate(dtype, n_threads: int, repeats: int = 5, elements: int = TANH_ELEMENTS) -> tuple[float, str]:
-    """Elements/s of the fastest vectorized tanh at hand (NumPy threaded by hand, PyTorch, JAX), and which."""
+def tanh_rate(dtype, n_threads: int, repeats: int = 5, elements: int = TANH_ELEMENTS,
+              seconds: float = TANH_SECONDS) -> tuple[float, str]:
+    """Elements/s of the fastest vectorized tanh at hand (NumPy threaded by hand, PyTorch, JAX), and which;
+    each is timed for at least ``seconds``."""
     x = np.random.default_rng(1).uniform(-3, 3, elements).astype(dtype)
     out = np.empty_like(x)
-    rates = {"numpy": _numpy_tanh_rate(x, out, n_threads, repeats)}
-    candidates = {"torch": lambda: _torch_tanh_rate(x, out, repeats), "jax": lambda: _jax_tanh_rate(x, repeats)}
+    rates = {"numpy": _numpy_tanh_rate(x, out, n_threads, repeats, seconds)}
+    candidates = {"torch": lambda: _torch_tanh_rate(x, out, repeats, seconds),
+                  "jax": lambda: _jax_tanh_rate(x, repeats, seconds)}
     for name, rate in candidates.items():
         try:
             rates[name] = rate()
@@ -81,11 +93,11 @@ def tanh_rate(dtype, n_threads: int, repeats: int = 5, elements: int = TANH_ELEM
 
 
 def measure_limits(n_threads: int, dtypes=("float64", "float32"), repeats: int = 3, gemm_size: int = GEMM_SIZE,
-                   tanh_elements: int = TANH_ELEMENTS) -> dict[str, dict]:
+                   tanh_elements: int = TANH_ELEMENTS, tanh_seconds: float = TANH_SECONDS) -> dict[str, dict]:
     """{dtype: {"gemm_flops_per_s", "tanh_per_s", "tanh_source"}} measured now, in this process."""
     limits = {}
     for dtype in dtypes:
-        rate, source = tanh_rate(np.dtype(dtype), n_threads, repeats + 2, tanh_elements)
+        rate, source = tanh_rate(np.dtype(dtype), n_threads, repeats + 2, tanh_elements, tanh_seconds)
         limits[dtype] = {"gemm_flops_per_s": gemm_rate(np.dtype(dtype), repeats, gemm_size),
                          "tanh_per_s": rate, "tanh_source": source}
     return limits

@@ -84,7 +84,7 @@ def main(argv=None) -> int:
             _log(f"{library} not loaded: {type(exc).__name__}: {exc}")
     pinned = pin_loaded_libraries(args.threads)
 
-    from .limits import TANH_ELEMENTS, measure_limits
+    from .limits import TANH_ELEMENTS, TANH_SECONDS, measure_limits
     from .machine import library_versions
     from .problems import MODES
     from .workloads import load
@@ -93,7 +93,8 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     small = args.mode == "smoke"
     limits = measure_limits(args.threads, repeats=1 if small else 3, gemm_size=256 if small else 2048,
-                            tanh_elements=1 << 16 if small else TANH_ELEMENTS)
+                            tanh_elements=1 << 16 if small else TANH_ELEMENTS,
+                            tanh_seconds=0.0 if small else TANH_SECONDS)
     _log(f"[{args.threads} thr] limits: " + ", ".join(
         f"{d}: GEMM {v['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s, "
         f"tanh {v['tanh_per_s'] / 1e6:.0f} M/s ({v['tanh_source']})"

@@ -138,8 +138,8 @@ struct NoFinish {
 };
 
 // Consecutive chunks that add into one partial of sum_over_chunks: at most 8,
-// and at least 64 groups where there are that many chunks (the most chunks a
-// wave ran at once before grouping). A function of the chunk count only.
+// and at least 64 groups where there are that many chunks, so that up to 64
+// threads share the work. A function of the chunk count only.
 inline Index chunks_per_partial(Index chunks) { return std::clamp<Index>(chunks / 64, 1, 8); }
 
 // total (length width) = Σ over chunks (of chunk_rows ≤ kChunkRows rows), in chunk order, of what

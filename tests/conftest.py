@@ -32,6 +32,11 @@ def make_problem(sizes, activation="tanh", dtype=np.float64, n_examples=300, see
     return model, X, y
 
 
+def outputs(result) -> tuple:
+    """A kernel's outputs as a tuple (penalty_and_grad returns two, most kernels one)."""
+    return result if isinstance(result, tuple) else (result,)
+
+
 def relative_error(actual, expected) -> float:
     actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     assert actual.shape == expected.shape

@@ -7,7 +7,7 @@ import pytest
 
 import weightnoise as wn
 
-from conftest import make_problem
+from conftest import make_problem, outputs
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -74,5 +74,4 @@ def test_sums_whose_chunks_share_partials_give_identical_bits():
 
 def _bits(result) -> bytes:
     """The bytes of a kernel's outputs (a tuple of them, or one)."""
-    parts = result if isinstance(result, tuple) else (result,)
-    return b"".join(np.asarray(part).tobytes() for part in parts)
+    return b"".join(np.asarray(part).tobytes() for part in outputs(result))

@@ -8,7 +8,7 @@ import pytest
 import weightnoise as wn
 import weightnoise.reference as ref
 
-from conftest import ARCHITECTURES, RTOL, make_problem, relative_error
+from conftest import ARCHITECTURES, RTOL, make_problem, outputs, relative_error
 
 SUBSETS = [dict(), dict(layers=[0], biases=False), dict(layers=[-1, 0], biases=True)]
 
@@ -48,10 +48,7 @@ def test_every_kernel_matches_the_reference(sizes, activation, dtype):
     args64 = [a.astype(np.float64) for a in (X, y, v, u)]
     failures = []
     for (name, compiled), (_, reference) in zip(_kernels(model, X, y, v, u), _kernels(model64, *args64)):
-        results, expectations = compiled(wn), reference(ref)
-        if not isinstance(results, tuple):
-            results, expectations = (results,), (expectations,)
-        for result, expected in zip(results, expectations):
+        for result, expected in zip(outputs(compiled(wn)), outputs(reference(ref))):
             assert np.asarray(result).dtype == dtype, f"{name} returned {np.asarray(result).dtype}"
             err = relative_error(result, expected)
             if not err <= RTOL[dtype]:
@@ -82,10 +79,5 @@ def test_sums_over_many_chunks_match_the_reference(dtype):
     sums = {"loss", "loss_grad", "vjp", "hvp", "penalty{}", "penalty_grad{}", "curvature{}", "second_order_terms{}"}
     for (name, compiled), (_, reference) in zip(_kernels(model, X, y, v, u), _kernels(model64, *args64)):
         if name in sums:
-            for result, expected in zip(_parts(compiled(wn)), _parts(reference(ref))):
+            for result, expected in zip(outputs(compiled(wn)), outputs(reference(ref))):
                 assert relative_error(result, expected) <= RTOL[dtype], name
-
-
-def _parts(result):
-    """A kernel's outputs as a tuple."""
-    return result if isinstance(result, tuple) else (result,)

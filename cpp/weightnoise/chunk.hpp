@@ -175,7 +175,7 @@ void add_outer_products(const Left& left, const Right& right, Block&& block, T s
 // be zeroed first:
 //   ∂/∂W_l = (u ⊙ δ_l)ᵀ a_l,   ∂/∂b_l = Σ_n u_n δ_l,n.
 template <class T, class U>
-void write_vjp(const Network<T>& net, ChunkState<T>& s, const Eigen::MatrixBase<U>& u, T* grad, bool add = false) {
+void write_vjp(const Network<T>& net, ChunkState<T>& s, const Eigen::MatrixBase<U>& u, T* grad, bool add) {
   for (Index l = 0; l < net.n_layers(); ++l) {
     auto ud = s.scratch.topLeftCorner(s.rows, net.layout.fan_out(l));
     ud = s.top(s.delta[l]).array().colwise() * u.derived().array();

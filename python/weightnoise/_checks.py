@@ -206,6 +206,7 @@ ALTERNATIVES = {
     "perturbed_loss": "use fewer draws per call (the mean of several Estimates' means is the estimate over all "
                       "their draws) or " + FEWER_THREADS,
 }
+ALTERNATIVES["curvature"] = ALTERNATIVES["hessian_trace"]  # its exact method is the trace's
 
 
 def _threads() -> int:

@@ -70,7 +70,7 @@ def curvature(model: MLP, X: ArrayLike, y: ArrayLike, method: str = "exact", *, 
     y = _checks.as_example_vector(model, y, X.shape[0], "y")
     _check_method(method, n_probes, seed)
     if method == "exact":  # one pass, no trace vector
-        return _scalar(model, second_order_terms(model, X, y, layers=layers, biases=biases)[2])
+        return _terms(model, X, y, layers, biases, "curvature(method='exact')")[2]
     residual = predict(model, X) - y
     trace = hessian_trace(model, X, method, n_probes=n_probes, seed=seed, layers=layers, biases=biases)
     return _scalar(model, np.mean(residual * trace))
@@ -98,8 +98,14 @@ def second_order_terms(model: MLP, X: ArrayLike, y: ArrayLike, *, layers: Collec
     """
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
-    y = _checks.as_example_vector(model, y, X.shape[0], "y")
+    return _terms(model, X, _checks.as_example_vector(model, y, X.shape[0], "y"), layers, biases,
+                  "second_order_terms")
+
+
+def _terms(model: MLP, X: FloatArray, y: FloatArray, layers: Collection[int] | None, biases: bool,
+           what: str) -> tuple[np.floating[Any], np.floating[Any], np.floating[Any]]:
+    """second_order_terms for a checked model, X and y; ``what`` names the call in a MemoryError."""
     weights, bias_flags = _checks.as_subset(model, layers, biases)
-    _checks.check_kernel_memory(model, "hessian_trace_exact", X.shape[0], "second_order")
+    _checks.check_kernel_memory(model, "hessian_trace_exact", X.shape[0], what)
     J, omega, C = _core.second_order_terms(*_spec(model), X, y, weights, bias_flags)
     return _scalar(model, J), _scalar(model, omega), _scalar(model, C)

@@ -341,9 +341,9 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
         evaluation passes over all of ``X`` (with η > 0, also ``eval_draws``
         antithetic pairs for J̃_η) and may cost more than the epoch itself.
     monitor_every : int
-        Monitor after every this many epochs (counted from the first epoch of
-        the run, resumed or not) and after the last; the other records lack
-        the monitored keys (``FitResult.curve`` gives NaN there).
+        Monitor after every epoch whose number (from 1, counting the epochs
+        before a resume) is a multiple of this, and after the last; the other
+        records lack the monitored keys (``FitResult.curve`` gives NaN there).
     eval_draws : int
         Draws of the monitored J̃_η estimate (antithetic; 0 skips it).
     checkpoint : path, optional

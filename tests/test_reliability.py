@@ -702,6 +702,29 @@ def test_saturated_pre_activations_give_finite_correct_derivatives(impl, activat
             assert values[3] == pytest.approx(d2 * (z * z + 1), rel=1e-12, abs=5e-16 * (z * z + 1)), (activation, z)
 
 
+TANH_ULP_BOUND = 4.5  # weightnoise's float64 tanh (cpp/weightnoise/activation.hpp)
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63, reason="needs an extended-precision long double")
+def test_float64_tanh_within_its_documented_ulp_bound():
+    """σ(x) through a unit network, ŷ = 1·tanh(1·x + 0) + 0, against tanh in long double."""
+    rng = np.random.default_rng(11)
+    x = np.concatenate([
+        rng.uniform(0, 0.35, 100_000),  # n = 0: tanh = −rP/Q
+        rng.uniform(0.35, 3, 100_000),
+        rng.uniform(3, 21, 100_000),  # up to the clamp at 20
+        10.0 ** rng.uniform(-300, 0, 100_000),
+        ((np.arange(1, 60) + 0.5) * np.log(2) / 2 * (1 + 1e-9 * rng.standard_normal((1000, 59)))).ravel(),
+    ])  # the last: either side of each switch of n = round(−2|x|/ln2)
+    x = np.concatenate([x, -x, [0.0, -0.0, 5e-324, -5e-324, 1e300, -1e300]])
+    model, _ = _unit("tanh", 0.0)
+    got = wn.predict(model, x[:, None])
+    exact = np.tanh(x.astype(np.longdouble))
+    ulps = np.abs(got.astype(np.longdouble) - exact) / np.spacing(np.abs(exact.astype(np.float64)))
+    assert ulps.max() <= TANH_ULP_BOUND, (x[np.argmax(ulps)], ulps.max())
+    assert np.array_equal(np.signbit(got[x != 0]), np.signbit(x[x != 0]))  # (the output bias turns −0 into +0)
+
+
 def test_saturated_float32_units_stay_finite():
     for activation in ("tanh", "sigmoid", "softplus"):
         for z in (-3e38, -1e4, -100.0, -30.0, 30.0, 100.0, 1e4, 3e38):

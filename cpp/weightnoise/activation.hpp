@@ -16,31 +16,37 @@ enum class Activation : int { tanh = 0, relu = 1, sigmoid = 2, softplus = 3, ide
 
 // tanh, and optionally its derivative 1 − tanh², over n contiguous doubles,
 // vectorized with Eigen's packet math (Eigen vectorizes tanh for float only).
-// One formula for every x, so no lanes are computed twice and blended:
-//   tanh|x| = −m / (2 + m),   m = expm1(−2|x|) ∈ (−1, 0],
-// which has no cancellation near 0. expm1(v) = 2ⁿ(e^r − 1) + (2ⁿ − 1) with
-// v = n ln2 + r, n = round(v/ln2) (Cody–Waite split of ln2, |r| ≤ ln2/2),
-// e^r − 1 = r + r²(1/2! + … + r¹¹/13!) (truncation below 5e−18 relative), and
-// 2ⁿ built in the exponent bits. |x| is clamped at 20, where tanh rounds to 1;
-// the sign of x is copied on. Relative error within 2.5 ulp (a scan of 2·10⁶
-// points against long double). The tail goes through the same packet code via
-// a buffer, so every element gets the same formula wherever it sits.
+// One formula for every x, so no lanes are computed twice and blended, and a
+// single division. With w = 2|x| = −(n ln2 + r), n = round(−w/ln2) (Cody–Waite
+// split of ln2, |r| ≤ ln2/2), Cephes' Padé form e^r = (Q + rP)/(Q − rP)
+// (P of degree 2 and Q of degree 3 in r², relative error below 2⁻⁵⁵ on the
+// range) gives e^{−w} = 2ⁿ e^r, and
+//   tanh|x| = (1 − e^{−w}) / (1 + e^{−w})
+//           = (Q (1 − 2ⁿ) − rP (1 + 2ⁿ)) / (Q (1 + 2ⁿ) − rP (1 − 2ⁿ)),
+// which has no cancellation: at n = 0 it is −rP/Q, elsewhere 1 − 2ⁿ ≥ 1/2.
+// This takes 25 vector operations where expm1 by a degree-13 Taylor
+// polynomial took 29 and ran a third slower. |x| is clamped at 20, where tanh
+// rounds to 1; the sign of x is copied on. Error within 4.5 ulp (a scan of
+// 2.8·10⁷ points against long double found 4.3; NumPy's tanh is within 1).
+// The tail goes through the same packet code via a buffer, so every element
+// gets the same formula wherever it sits.
 template <class Packet>
 WEIGHTNOISE_SIMD_INLINE Packet tanh_packet(const Packet& x) {
   using namespace Eigen::internal;
-  const Packet v = pmul(pset1<Packet>(-2.0), pmin(pabs(x), pset1<Packet>(20.0)));
+  const Packet w = pmul(pset1<Packet>(2.0), pmin(pabs(x), pset1<Packet>(20.0)));
   const Packet magic = pset1<Packet>(6755399441055744.0);  // 1.5·2⁵²: adding it rounds to an integer
-  const Packet shifted = pmadd(v, pset1<Packet>(1.4426950408889634074), magic);
+  const Packet shifted = pmadd(w, pset1<Packet>(-1.4426950408889634074), magic);
   const Packet n = psub(shifted, magic);
-  Packet r = pmadd(n, pset1<Packet>(-6.93147180369123816490e-01), v);
-  r = pmadd(n, pset1<Packet>(-1.90821492927058770002e-10), r);
-  constexpr double inverse_factorials[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
-                                           1.0 / 3628800.0,    1.0 / 362880.0,    1.0 / 40320.0,
-                                           1.0 / 5040.0,       1.0 / 720.0,       1.0 / 120.0,
-                                           1.0 / 24.0,         1.0 / 6.0,         0.5};
-  Packet p = pset1<Packet>(inverse_factorials[0]);
-  for (int k = 1; k < 12; ++k) p = pmadd(p, r, pset1<Packet>(inverse_factorials[k]));
-  const Packet e_r_minus_1 = pmadd(pmul(r, r), p, r);
+  // minus_r = −r = w + n ln2, exact to the low part of ln2.
+  Packet minus_r = pmadd(n, pset1<Packet>(6.93147180369123816490e-01), w);
+  minus_r = pmadd(n, pset1<Packet>(1.90821492927058770002e-10), minus_r);
+  const Packet r2 = pmul(minus_r, minus_r);
+  Packet p = pmadd(pset1<Packet>(1.26177193074810590878e-4), r2, pset1<Packet>(3.02994407707441961300e-2));
+  p = pmadd(p, r2, pset1<Packet>(1.0));
+  Packet q = pmadd(pset1<Packet>(3.00198505138664455042e-6), r2, pset1<Packet>(2.52448340349684104192e-3));
+  q = pmadd(q, r2, pset1<Packet>(2.27265548208155028766e-1));
+  q = pmadd(q, r2, pset1<Packet>(2.0));
+  const Packet minus_rp = pmul(minus_r, p);
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
   typedef long long Bits __attribute__((vector_size(sizeof(Packet))));  // the lanes as 64-bit integers
   // shifted holds 1.5·2⁵² + n, whose low bits are n: (bits + 1023) << 52 is 2ⁿ.
@@ -48,9 +54,12 @@ WEIGHTNOISE_SIMD_INLINE Packet tanh_packet(const Packet& x) {
 #else
   const Packet two_n = pldexp(pset1<Packet>(1.0), n);  // Eigen's portable 2ⁿ
 #endif
-  const Packet m = pmadd(two_n, e_r_minus_1, psub(two_n, pset1<Packet>(1.0)));
-  // 0 − m, not −m: +0 for m = 0, so that the sign comes from x alone.
-  return por(pdiv(psub(pset1<Packet>(0.0), m), padd(pset1<Packet>(2.0), m)), pand(x, pset1<Packet>(-0.0)));
+  const Packet one = pset1<Packet>(1.0);
+  const Packet one_minus = psub(one, two_n), one_plus = padd(one, two_n);  // exact (n ≤ 0)
+  const Packet numerator = pmadd(minus_rp, one_plus, pmul(q, one_minus));
+  const Packet denominator = pmadd(minus_rp, one_minus, pmul(q, one_plus));
+  // numerator is +0 at x = ±0, so that the sign comes from x alone.
+  return por(pdiv(numerator, denominator), pand(x, pset1<Packet>(-0.0)));
 }
 
 // out = tanh(x) and, where they are not null, d1 = 1 − tanh²(x) and

@@ -66,7 +66,7 @@ Network<T> make_network(const Sizes& sizes, int activation, const Array<T>& para
   require(params.ndim() == 1 && params.shape(0) == layout.n_params(),
           "params must have shape (" + std::to_string(layout.n_params()) + ",)");
   storage = aligned_copy(params, "params", layout.n_params());
-  return Network<T>{std::move(layout), Activation(activation), storage.data()};
+  return Network<T>(std::move(layout), Activation(activation), storage.data());
 }
 
 inline ParamSubset make_subset(Index n_layers, const std::vector<bool>& weights, const std::vector<bool>& biases) {

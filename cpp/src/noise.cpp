@@ -70,7 +70,7 @@ void perturb(const Network<T>& net, const NoiseSpec<T>& spec, Index draw, T sign
     if (!spec.subset.weights[l]) layout.weight(out, l).setZero();
     if (!spec.subset.biases[l]) layout.bias(out, l).setZero();
   }
-  theta += Eigen::Map<const Vector<T>>(net.params, P);
+  theta += Eigen::Map<const Vector<T>>(net.params(), P);
 }
 
 template <class T>
@@ -87,6 +87,8 @@ bool perturbed_losses(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
   const Index wave = std::max<Index>(1, std::min(kWaveTasks, (max_draws - 1) * chunks + 1));
   const Index wave_draws = std::min(K, (wave + chunks - 1) / chunks + 1);  // draws a wave can touch
   RowMatrix<T> theta_plus(shared ? wave_draws : 0, P), theta_minus(shared && spec.antithetic ? wave_draws : 0, P);
+  // The networks at a wave's θ ± √η ε_k, packed once per draw for all its chunks.
+  std::vector<Network<T>> plus_nets(theta_plus.rows(), net), minus_nets(theta_minus.rows(), net);
   auto states = per_thread<NoiseState<T>>(net.layout);
   Vector<T> sums(K * chunks);
   const StopToken stop;
@@ -99,18 +101,19 @@ bool perturbed_losses(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
 #pragma omp for schedule(static)
         for (Index k = k0; k < k1; ++k) {
           perturb(net, spec, first_draw + k, T(1), theta_plus.row(k - k0).data());
-          if (spec.antithetic) perturb(net, spec, first_draw + k, T(-1), theta_minus.row(k - k0).data());
+          plus_nets[k - k0].set_params(theta_plus.row(k - k0).data());
+          if (spec.antithetic) {
+            perturb(net, spec, first_draw + k, T(-1), theta_minus.row(k - k0).data());
+            minus_nets[k - k0].set_params(theta_minus.row(k - k0).data());
+          }
         }
       }
 #pragma omp for schedule(static)
       for (Index task = t0; task < t1; ++task) {
         if (stop.stopped()) continue;
         const Index k = task / chunks, begin = (task % chunks) * kChunkRows, rows = std::min(kChunkRows, N - begin);
-        Network<T> plus = net, minus = net;
-        if (shared) {
-          plus.params = theta_plus.row(k - k0).data();
-          if (spec.antithetic) minus.params = theta_minus.row(k - k0).data();
-        }
+        const Network<T>& plus = shared ? plus_nets[k - k0] : net;
+        const Network<T>& minus = shared && spec.antithetic ? minus_nets[k - k0] : net;
         sums[task] = chunk_perturbed_loss(plus, minus, spec, first_draw + k, begin, X.middleRows(begin, rows),
                                           y.segment(begin, rows), states[omp_get_thread_num()]);
         stop.after_piece();

@@ -94,13 +94,12 @@ T chunk_objective_grad(const Network<T>& net, const Network<T>& net_shared, Cons
 template <class T, class Finish = NoFinish>
 T objective_grad_with(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y, const Index* ids,
                       Index rows, const TrainSpec<T>& spec, Index epoch, Index step,
-                      std::vector<TrainState<T>>& states, Vector<T>& shared_params, Vector<T>& total,
-                      Finish&& finish = Finish{}) {
+                      std::vector<TrainState<T>>& states, Vector<T>& shared_params, Network<T>& net_shared,
+                      Vector<T>& total, Finish&& finish = Finish{}) {
   const Index P = net.layout.n_params();
-  Network<T> net_shared = net;
   if (spec.objective == Objective::noise && spec.noise.mode == NoiseMode::shared) {
     perturb(net, spec.noise, step, T(1), shared_params.data(), Purpose::train_shared_noise);
-    net_shared.params = shared_params.data();
+    net_shared.set_params(shared_params.data());
   }
   sum_over_chunks<T>(rows, P + 1, total.data(), [&](Index begin, Index chunk, int t, T* partial, bool add) {
     const auto chunk_ids = [ids, begin](Index n) -> const Index& { return ids[begin + n]; };
@@ -158,7 +157,9 @@ T objective_grad(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y
   const Index P = net.layout.n_params();
   auto states = per_thread<TrainState<T>>(net.layout);
   Vector<T> shared_params(P), total(P + 1);
-  const T loss_sum = objective_grad_with(net, X, y, ids, rows, spec, epoch, step, states, shared_params, total);
+  Network<T> net_shared = net;
+  const T loss_sum =
+      objective_grad_with(net, X, y, ids, rows, spec, epoch, step, states, shared_params, net_shared, total);
   std::copy(total.data(), total.data() + P, grad);
   return loss_sum;
 }
@@ -180,8 +181,7 @@ bool train_epoch(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y
   // Work on copies; commit only a finished epoch.
   Vector<T> theta = params;
   OptimizerState<T> working = state;
-  Network<T> at = net;
-  at.params = theta.data();
+  Network<T> at = net, at_shared = net;  // at θ, and at θ + ε under shared noise
   auto states = per_thread<TrainState<T>>(net.layout);
   Vector<T> shared_params(P), total(P + 1);
   T loss_sum = 0;
@@ -191,9 +191,10 @@ bool train_epoch(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> y
     const Index rows = std::min(spec.batch_size, N - begin);
     const Index step = working.step;  // shared noise draws by the step before the update
     const StepScalars<T> scalars = begin_update(spec, working);
+    at.set_params(theta.data());  // the last step updated θ in place: repack
     // Every chunk has read θ before the first block is updated: the chunks' loop ends in a barrier.
     loss_sum += objective_grad_with(at, X, y, order.data() + begin, rows, spec, epoch, step, states, shared_params,
-                                    total, [&](Index j0, Index j1) {
+                                    at_shared, total, [&](Index j0, Index j1) {
                                       if (j0 < P)
                                         update_entries(spec, working, scalars, theta.data(), total.data(), j0,
                                                        std::min(j1, P));

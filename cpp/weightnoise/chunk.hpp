@@ -24,7 +24,6 @@ template <class T>
 struct ChunkState {
   std::vector<RowMatrix<T>> a, z, d1, d2, g, delta;
   RowMatrix<T> scratch;  // (B, max d): room for one scaled copy of a layer
-  std::vector<RowMatrix<T>> packed;  // [W_lᵀ; b_lᵀ] (d_l + 1, d_{l+1} padded) of the last forward
   Vector<T> residual;    // (B) ŷ − y where a kernel needs it
   Index rows = 0;
 
@@ -39,7 +38,6 @@ struct ChunkState {
       d2.emplace_back(kChunkRows, layout.fan_out(l));
       g.emplace_back(kChunkRows, layout.fan_out(l));
       delta.emplace_back(kChunkRows, layout.fan_out(l));
-      packed.push_back(RowMatrix<T>::Zero(layout.fan_in(l) + 1, gemm::padded<T>(layout.fan_out(l))));
     }
   }
 
@@ -50,12 +48,10 @@ struct ChunkState {
 };
 
 // out (+)= in · W_lᵀ (+ b_lᵀ) for rows of in (d_l wide). Layers at least a
-// packet wide go through gemm::multiply with [W_lᵀ; b_lᵀ] from packed[l]
-// (gemm reads B along its rows); narrower ones (the scalar output) through
-// Eigen.
+// packet wide go through gemm::multiply with the network's packed
+// [W_lᵀ; b_lᵀ]; narrower ones (the scalar output) through Eigen.
 template <class T, class In, class Out>
-void times_weight_transposed(const Network<T>& net, const ChunkState<T>& s, Index l, const In& in, Out&& out,
-                             bool with_bias, bool add) {
+void times_weight_transposed(const Network<T>& net, Index l, const In& in, Out&& out, bool with_bias, bool add) {
   const Index k = net.layout.fan_in(l), n = net.layout.fan_out(l);
   if (n < gemm::kPacket<T>) {
     if (add) out.noalias() += in * net.weight(l).transpose();
@@ -63,21 +59,15 @@ void times_weight_transposed(const Network<T>& net, const ChunkState<T>& s, Inde
     if (with_bias) out.rowwise() += net.bias(l).transpose();
     return;
   }
-  const RowMatrix<T>& packed = s.packed[l];
+  const RowMatrix<T>& packed = net.packed(l);
   gemm::multiply(in.data(), in.outerStride(), packed.data(), packed.outerStride(), in.rows(), k, n, out.data(),
                  out.outerStride(), {T(1), add, with_bias ? packed.row(k).data() : nullptr});
 }
 
-// z_l = a_l W_lᵀ + b_lᵀ for the chunk's rows; keeps [W_lᵀ; b_lᵀ] in packed[l]
-// for the R-operator passes that follow.
+// z_l = a_l W_lᵀ + b_lᵀ for the chunk's rows.
 template <class T>
 void affine(const Network<T>& net, ChunkState<T>& s, Index l) {
-  const Index k = net.layout.fan_in(l), n = net.layout.fan_out(l);
-  if (n >= gemm::kPacket<T>) {
-    s.packed[l].topLeftCorner(k, n) = net.weight(l).transpose();
-    s.packed[l].row(k).head(n) = net.bias(l).transpose();
-  }
-  times_weight_transposed(net, s, l, s.top(s.a[l]), s.top(s.z[l]), true, false);
+  times_weight_transposed(net, l, s.top(s.a[l]), s.top(s.z[l]), true, false);
 }
 
 // out (+)= in · W_l (rows × d_l): ∂ŷ/∂a_l from ∂ŷ/∂z_l. W_l's rows are read

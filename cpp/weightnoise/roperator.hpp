@@ -33,7 +33,7 @@ void r_forward(const Network<T>& net, const ChunkState<T>& s, RState<T>& r, Sour
   for (Index l = 0; l < L; ++l) {
     auto rz = r.rz[l].topRows(B);
     source(l, rz);
-    if (l > 0) times_weight_transposed(net, s, l, r.ra[l].topRows(B), rz, false, true);
+    if (l > 0) times_weight_transposed(net, l, r.ra[l].topRows(B), rz, false, true);
     if (l + 1 < L) r.ra[l + 1].topRows(B).array() = s.top(s.d1[l]).array() * rz.array();
   }
 }

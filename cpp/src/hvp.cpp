@@ -11,7 +11,7 @@ void hvp(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef<T> v, ConstV
   auto rstates = per_thread<RState<T>>(net.layout);
   sum_over_chunks<T>(X.rows(), P, out.data(), [&](Index begin, Index rows, int t, T* partial, bool add) {
     ChunkState<T>& s = states[t];
-    forward(net, X.middleRows(begin, rows), s, Derivatives::second);
+    forward(net, X.middleRows(begin, rows), s, r_derivatives(net.activation));
     backward(net, s);
     r_forward(net, s, rstates[t], shared_forward_source(net, s, v.data()));
     r_backward(net, s, rstates[t], shared_backward_source(net, s, v.data()));
@@ -28,7 +28,7 @@ T penalty_grad(const Network<T>& net, ConstMatrixRef<T> X, const ParamSubset& su
   Vector<T> total(P + 1);  // entry P carries Σ ‖g_n‖², so Ω comes out of the same pass
   sum_over_chunks<T>(N, P + 1, total.data(), [&](Index begin, Index rows, int t, T* partial, bool add) {
     ChunkState<T>& s = states[t];
-    forward(net, X.middleRows(begin, rows), s, Derivatives::second);
+    forward(net, X.middleRows(begin, rows), s, r_derivatives(net.activation));
     backward(net, s);
     if (!add) Eigen::Map<Vector<T>>(partial, P).setZero();
     put_partial(partial[P], accumulate_penalty_grad(net, s, pstates[t], subset, T(2) / T(N), partial), add);

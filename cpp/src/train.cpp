@@ -60,7 +60,7 @@ T chunk_objective_grad(const Network<T>& net, const Network<T>& net_shared, Cons
   const auto x = X(idx, Eigen::all);
   const Network<T>* at = &net;
   if (spec.objective != Objective::noise) {
-    forward(net, x, s, spec.objective == Objective::penalty ? Derivatives::second : Derivatives::first);
+    forward(net, x, s, spec.objective == Objective::penalty ? r_derivatives(net.activation) : Derivatives::first);
     backward(net, s);
   } else if (noise.mode == NoiseMode::shared) {
     // θ + ε of this minibatch: the gradient at θ + ε is the gradient with respect to θ.

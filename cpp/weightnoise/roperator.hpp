@@ -38,9 +38,16 @@ void r_forward(const Network<T>& net, const ChunkState<T>& s, RState<T>& r, Sour
   }
 }
 
+// What r_backward needs of forward: σ'' in d2, except for tanh, whose
+// σ'' = −2σσ' it forms from a_{l+1} and R{a_{l+1}} = σ' ⊙ R{z_l} (no σ''
+// pass to write, one buffer fewer in cache).
+inline Derivatives r_derivatives(Activation f) {
+  return f == Activation::tanh ? Derivatives::first : Derivatives::second;
+}
+
 // R{δ_{L−1}} = 0,
 // R{δ_l} = σ''(z_l) ⊙ R{z_l} ⊙ g_l + σ'(z_l) ⊙ (t_{l+1} + R{δ_{l+1}} W_{l+1}).
-// back_source(l, acc) must set acc = t_l. Needs d2 from forward(…, second=true).
+// back_source(l, acc) must set acc = t_l. Runs after forward(…, r_derivatives(activation)).
 template <class T, class BackSource>
 void r_backward(const Network<T>& net, const ChunkState<T>& s, RState<T>& r, BackSource&& back_source) {
   const Index L = net.n_layers(), B = s.rows;
@@ -49,8 +56,13 @@ void r_backward(const Network<T>& net, const ChunkState<T>& s, RState<T>& r, Bac
     auto acc = r.acc.topLeftCorner(B, net.layout.fan_out(l));
     back_source(l + 1, acc);
     if (l + 2 < L) times_weight(net, l + 1, r.rdelta[l + 1].topRows(B), acc, true);
-    r.rdelta[l].topRows(B).array() = s.top(s.d2[l]).array() * r.rz[l].topRows(B).array() * s.top(s.g[l]).array() +
-                                     s.top(s.d1[l]).array() * acc.array();
+    auto rdelta = r.rdelta[l].topRows(B).array();
+    if (net.activation == Activation::tanh)
+      rdelta = s.top(s.d1[l]).array() * acc.array() -
+               T(2) * s.top(s.a[l + 1]).array() * r.ra[l + 1].topRows(B).array() * s.top(s.g[l]).array();
+    else
+      rdelta = s.top(s.d2[l]).array() * r.rz[l].topRows(B).array() * s.top(s.g[l]).array() +
+               s.top(s.d1[l]).array() * acc.array();
   }
 }
 

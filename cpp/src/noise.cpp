@@ -81,9 +81,10 @@ bool perturbed_losses(const Network<T>& net, ConstMatrixRef<T> X, ConstVectorRef
   // Every (draw, chunk) pair is a task with its own partial sum, so few
   // examples with many draws spread over threads as well as many examples do.
   // Tasks run in waves (Ctrl-C is polled between them); under shared noise a
-  // wave's draws hold their θ ± √η ε_k, within a memory budget.
+  // wave's draws hold their θ ± √η ε_k and the networks packed from them
+  // (about P each), within a memory budget.
   constexpr Index kWaveTasks = 256, kBudgetBytes = Index(64) << 20;
-  const Index max_draws = shared ? std::max<Index>(1, kBudgetBytes / (2 * P * Index(sizeof(T)))) : K;
+  const Index max_draws = shared ? std::max<Index>(1, kBudgetBytes / (4 * P * Index(sizeof(T)))) : K;
   const Index wave = std::max<Index>(1, std::min(kWaveTasks, (max_draws - 1) * chunks + 1));
   const Index wave_draws = std::min(K, (wave + chunks - 1) / chunks + 1);  // draws a wave can touch
   RowMatrix<T> theta_plus(shared ? wave_draws : 0, P), theta_minus(shared && spec.antithetic ? wave_draws : 0, P);

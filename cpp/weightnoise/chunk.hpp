@@ -52,14 +52,14 @@ struct ChunkState {
 // [W_lᵀ; b_lᵀ]; narrower ones (the scalar output) through Eigen.
 template <class T, class In, class Out>
 void times_weight_transposed(const Network<T>& net, Index l, const In& in, Out&& out, bool with_bias, bool add) {
-  const Index k = net.layout.fan_in(l), n = net.layout.fan_out(l);
-  if (n < gemm::kPacket<T>) {
+  const RowMatrix<T>& packed = net.packed(l);
+  if (packed.size() == 0) {  // narrower than a packet: the network keeps no pack
     if (add) out.noalias() += in * net.weight(l).transpose();
     else out.noalias() = in * net.weight(l).transpose();
     if (with_bias) out.rowwise() += net.bias(l).transpose();
     return;
   }
-  const RowMatrix<T>& packed = net.packed(l);
+  const Index k = net.layout.fan_in(l), n = net.layout.fan_out(l);
   gemm::multiply(in.data(), in.outerStride(), packed.data(), packed.outerStride(), in.rows(), k, n, out.data(),
                  out.outerStride(), {T(1), add, with_bias ? packed.row(k).data() : nullptr});
 }

@@ -62,7 +62,8 @@ class Layout {
 template <class T>
 class Network {
  public:
-  Network(Layout layout_, Activation activation_, const T* params) : layout(std::move(layout_)), activation(activation_) {
+  Network(Layout layout_, Activation activation_, const T* params)
+      : layout(std::move(layout_)), activation(activation_) {
     for (Index l = 0; l < layout.n_layers(); ++l) {
       const Index k = layout.fan_in(l), n = layout.fan_out(l);
       packed_.push_back(n >= gemm::kPacket<T> ? RowMatrix<T>::Zero(k + 1, gemm::padded<T>(n)) : RowMatrix<T>());
@@ -84,7 +85,7 @@ class Network {
   Index n_layers() const { return layout.n_layers(); }
   auto weight(Index l) const { return layout.weight(params_, l); }
   auto bias(Index l) const { return layout.bias(params_, l); }
-  // [W_lᵀ; b_lᵀ] (d_l + 1, d_{l+1} padded to whole packets), for fan_out(l) ≥ a packet.
+  // [W_lᵀ; b_lᵀ] (d_l + 1, d_{l+1} padded to whole packets); empty where fan_out(l) < a packet.
   const RowMatrix<T>& packed(Index l) const { return packed_[l]; }
 
   const Layout layout;

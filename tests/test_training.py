@@ -42,6 +42,17 @@ def test_one_step_matches_the_reference(objective, noise, optimizer, dtype):
 
 
 @pytest.mark.parametrize("objective, noise", OBJECTIVES)
+def test_objective_grad_over_several_chunks_matches_the_reference(objective, noise):
+    """A batch of 8192 rows is 128 of the core's chunks, which it sums in pairs:
+    the first of a pair writes its partial gradient, the second adds to it (and
+    the penalty fuses its vjp into that sum)."""
+    model, X, y = make_problem((3, 16, 9, 1), "tanh", np.float64, n_examples=8192)
+    for subset in (dict(), dict(layers=[1, 2], biases=False)):
+        kw = dict(objective=objective, eta=0.05, noise=noise, seed=4, epoch=1, step=2, **subset)
+        assert relative_error(wn.objective_grad(model, X, y, **kw), ref.objective_grad(model, X, y, **kw)) <= 1e-10
+
+
+@pytest.mark.parametrize("objective, noise", OBJECTIVES)
 @pytest.mark.parametrize("activation", ["tanh", "softplus"])
 def test_objective_grad_is_the_derivative_of_the_objective(objective, noise, activation):
     """For one presentation (fixed noise), the gradient equals a 4th-order central

@@ -83,9 +83,11 @@ T chunk_objective_grad(const Network<T>& net, const Network<T>& net_shared, Cons
   }
   auto r = s.residual.head(rows);
   r = s.output() - y(idx);
-  write_vjp(*at, s, (T(2) * batch_scale) * r, partial, add);
   if (spec.objective == Objective::penalty)
-    accumulate_penalty_grad(net, s, ts.penalty, noise.subset, T(2) * noise.eta * batch_scale, partial);
+    vjp_and_penalty_grad(net, s, ts.penalty, noise.subset, (T(2) * batch_scale) * r, T(2) * noise.eta * batch_scale,
+                         partial, add);
+  else
+    write_vjp(*at, s, (T(2) * batch_scale) * r, partial, add);
   return r.squaredNorm();
 }
 

@@ -106,13 +106,13 @@ struct PenaltyState {
   explicit PenaltyState(const Layout& layout) : r(layout), c(kChunkRows, 2 * layout.n_layers()) {}
 };
 
-// Adds scale · Σ_n H_n g_n (g_n restricted to the subset) into grad (P), after
-// forward(…, second=true) and backward; returns Σ_n ‖g_n‖² over the subset.
-// The direction g_n is rank one per layer, V_l = δ_l a_lᵀ, so the sources
-// are s_l = V_l a_l + v_l = δ_l c_l and t_l = V_lᵀ δ_l = a_l e_l.
+// The R-passes of the penalty gradient along the direction g_n (restricted to
+// the subset), after forward(…, r_derivatives(activation)) and backward;
+// returns Σ_n ‖g_n‖² over the subset. g_n is rank one per layer,
+// V_l = δ_l a_lᵀ, so the sources are s_l = V_l a_l + v_l = δ_l c_l and
+// t_l = V_lᵀ δ_l = a_l e_l.
 template <class T>
-T accumulate_penalty_grad(const Network<T>& net, ChunkState<T>& s, PenaltyState<T>& ps, const ParamSubset& subset,
-                          T scale, T* grad) {
+T penalty_r_passes(const Network<T>& net, ChunkState<T>& s, PenaltyState<T>& ps, const ParamSubset& subset) {
   const Index L = net.n_layers(), rows = s.rows;
   RowMatrix<T>& c = ps.c;
   T norm_sq = 0;
@@ -130,7 +130,37 @@ T accumulate_penalty_grad(const Network<T>& net, ChunkState<T>& s, PenaltyState<
   };
   r_forward(net, s, ps.r, forward_source);
   r_backward(net, s, ps.r, backward_source);
+  return norm_sq;
+}
+
+// Adds scale · Σ_n H_n g_n (g_n restricted to the subset) into grad (P), after
+// forward(…, r_derivatives(activation)) and backward; returns Σ_n ‖g_n‖² over the subset.
+template <class T>
+T accumulate_penalty_grad(const Network<T>& net, ChunkState<T>& s, PenaltyState<T>& ps, const ParamSubset& subset,
+                          T scale, T* grad) {
+  const T norm_sq = penalty_r_passes(net, s, ps, subset);
   accumulate_hvp(net, s, ps.r, scale, grad);
+  return norm_sq;
+}
+
+// grad (+)= Σ_n u_n g_n + scale · Σ_n H_n g_n: write_vjp(u) followed by
+// accumulate_penalty_grad(scale), with one weight-gradient product per layer
+// fewer, as both sums multiply a_l: (u ⊙ δ_l + scale R{δ_l})ᵀ a_l. Returns
+// Σ_n ‖g_n‖² over the subset.
+template <class T, class U>
+T vjp_and_penalty_grad(const Network<T>& net, ChunkState<T>& s, PenaltyState<T>& ps, const ParamSubset& subset,
+                       const Eigen::MatrixBase<U>& u, T scale, T* grad, bool add) {
+  const T norm_sq = penalty_r_passes(net, s, ps, subset);
+  const Index B = s.rows;
+  for (Index l = 0; l < net.n_layers(); ++l) {
+    auto W = net.layout.weight(grad, l);
+    auto left = s.scratch.topLeftCorner(B, net.layout.fan_out(l));
+    left = s.top(s.delta[l]).array().colwise() * u.derived().array() + scale * ps.r.rdelta[l].topRows(B).array();
+    add_outer_products<T>(left, s.top(s.a[l]), W, T(1), add);
+    if (add) net.layout.bias(grad, l) += left.colwise().sum().transpose();
+    else net.layout.bias(grad, l) = left.colwise().sum().transpose();
+    if (l > 0) add_outer_products<T>(s.top(s.delta[l]), ps.r.ra[l].topRows(B), W, scale);
+  }
   return norm_sq;
 }
 

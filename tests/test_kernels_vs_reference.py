@@ -81,3 +81,25 @@ def test_sums_over_many_chunks_match_the_reference(dtype):
         if name in sums:
             for result, expected in zip(outputs(compiled(wn)), outputs(reference(ref))):
                 assert relative_error(result, expected) <= RTOL[dtype], name
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_products_of_every_tile_height_match_the_reference(dtype):
+    """gemm.hpp tiles the rows of a product (examples; a weight gradient's output units) kTileRows at a time
+    (4 to 8) and ends with shorter tiles of every height: widths and example counts 1 … 17 reach each."""
+    failures = []
+    for h in range(1, 18):
+        sizes = (16, h, 16, 1)  # the products into and out of the middle layer have h rows or h inner terms
+        model, X, y = make_problem(sizes, "tanh", dtype, n_examples=h)
+        model64 = wn.MLP(sizes, "tanh", dtype=np.float64)
+        model64.params = model.params.astype(np.float64)
+        X64, y64 = X.astype(np.float64), y.astype(np.float64)
+        for name, with_y in [("predict", False), ("loss_grad", True), ("grad_norms_sq", False),
+                             ("penalty_and_grad", False)]:
+            compiled = getattr(wn, name)(model, X, *([y] if with_y else []))
+            expected = getattr(ref, name)(model64, X64, *([y64] if with_y else []))
+            for result, truth in zip(outputs(compiled), outputs(expected)):
+                err = relative_error(result, truth)
+                if not err <= RTOL[dtype]:
+                    failures.append(f"h = {h}, {name}: relative error {err:.2e}")
+    assert not failures, "; ".join(failures)

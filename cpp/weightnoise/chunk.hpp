@@ -160,6 +160,15 @@ void add_outer_products(const Left& left, const Right& right, Block&& block, T s
                           left.rows(), n, block.data(), block.outerStride(), {scale, add});
 }
 
+// Layer l's block of a gradient from left (B, d_{l+1}), each example's
+// weighted ∂/∂z_l: ∂/∂W_l = leftᵀ a_l, ∂/∂b_l = Σ_n left_n; added with add.
+template <class T, class Left>
+void write_layer_grad(const Network<T>& net, const ChunkState<T>& s, Index l, const Left& left, T* grad, bool add) {
+  add_outer_products<T>(left, s.top(s.a[l]), net.layout.weight(grad, l), T(1), add);
+  if (add) net.layout.bias(grad, l) += left.colwise().sum().transpose();
+  else net.layout.bias(grad, l) = left.colwise().sum().transpose();
+}
+
 // grad (P) = Σ_n u_n ∂ŷ_n/∂θ, the vjp of the chunk (after backward), or
 // grad += it with add; without add every entry is written, so grad need not
 // be zeroed first:
@@ -169,9 +178,7 @@ void write_vjp(const Network<T>& net, ChunkState<T>& s, const Eigen::MatrixBase<
   for (Index l = 0; l < net.n_layers(); ++l) {
     auto ud = s.scratch.topLeftCorner(s.rows, net.layout.fan_out(l));
     ud = s.top(s.delta[l]).array().colwise() * u.derived().array();
-    add_outer_products<T>(ud, s.top(s.a[l]), net.layout.weight(grad, l), T(1), add);
-    if (add) net.layout.bias(grad, l) += ud.colwise().sum().transpose();
-    else net.layout.bias(grad, l) = ud.colwise().sum().transpose();
+    write_layer_grad(net, s, l, ud, grad, add);
   }
 }
 

@@ -153,13 +153,10 @@ T vjp_and_penalty_grad(const Network<T>& net, ChunkState<T>& s, PenaltyState<T>&
   const T norm_sq = penalty_r_passes(net, s, ps, subset);
   const Index B = s.rows;
   for (Index l = 0; l < net.n_layers(); ++l) {
-    auto W = net.layout.weight(grad, l);
     auto left = s.scratch.topLeftCorner(B, net.layout.fan_out(l));
     left = s.top(s.delta[l]).array().colwise() * u.derived().array() + scale * ps.r.rdelta[l].topRows(B).array();
-    add_outer_products<T>(left, s.top(s.a[l]), W, T(1), add);
-    if (add) net.layout.bias(grad, l) += left.colwise().sum().transpose();
-    else net.layout.bias(grad, l) = left.colwise().sum().transpose();
-    if (l > 0) add_outer_products<T>(s.top(s.delta[l]), ps.r.ra[l].topRows(B), W, scale);
+    write_layer_grad(net, s, l, left, grad, add);
+    if (l > 0) add_outer_products<T>(s.top(s.delta[l]), ps.r.ra[l].topRows(B), net.layout.weight(grad, l), scale);
   }
   return norm_sq;
 }

@@ -86,7 +86,7 @@ def test_sums_over_many_chunks_match_the_reference(dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_products_of_every_tile_height_match_the_reference(dtype):
     """gemm.hpp tiles the rows of a product (examples; a weight gradient's output units) kTileRows at a time
-    (4 to 8) and ends with shorter tiles of every height: widths and example counts 1 … 17 reach each."""
+    (6 or 8) and ends with shorter tiles of every height: widths and example counts 1 … 17 reach each."""
     failures = []
     for h in range(1, 18):
         sizes = (16, h, 16, 1)  # the products into and out of the middle layer have h rows or h inner terms

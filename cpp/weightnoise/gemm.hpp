@@ -113,11 +113,15 @@ void column_block(const T* a, Index lda, const T* b, Index ldb, Index rows, Inde
   Index r = 0;
   for (Index i = 0; i < whole; ++i, r += kTileRows)
     tile<T, kTileRows, NP, TransposedA>(a + r * step, lda, b, ldb, k, c + r * ldc, ldc, cols, u);
-  const Index first = rest > kTileRows ? rest - rest / 2 : rest;  // a joined remainder: two tiles
-  for (const Index height : {first, rest - first}) {
-    if (height == 0) continue;
+  const auto last = [&](Index height) {
     tile_of_height<T, NP, TransposedA>(height, a + r * step, lda, b, ldb, k, c + r * ldc, ldc, cols, u);
     r += height;
+  };
+  if (rest > kTileRows) {  // a joined remainder: two tiles
+    last(rest - rest / 2);
+    last(rest / 2);
+  } else if (rest > 0) {
+    last(rest);
   }
 }
 

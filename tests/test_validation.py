@@ -105,6 +105,10 @@ def test_bad_subsets_and_methods_raise(impl, problem):
         impl.hessian_trace(model, X, biases="no")
     with pytest.raises(ValueError, match="unknown method"):
         impl.hessian_trace(model, X, "lanczos")
+    with pytest.raises(ValueError, match="unknown method array"):  # y passed where method goes
+        impl.hessian_trace(model, X, y)
+    with pytest.raises(ValueError, match="unknown method array"):
+        impl.curvature(model, X, y, y)
     with pytest.raises(ValueError, match="n_probes must be at least 1"):
         impl.hessian_trace(model, X, "hutchinson", n_probes=0)
     with pytest.raises(ValueError, match="seed must be in"):
@@ -149,6 +153,8 @@ def test_bad_architectures_raise(sizes, error, words):
 def test_bad_activation_and_dtype_raise():
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):
         wn.MLP((2, 1), "gelu")
+    with pytest.raises(ValueError, match="unknown activation array"):
+        wn.MLP((2, 1), np.array(["tanh", "relu"]))
     with pytest.raises(TypeError, match="float32 or float64"):
         wn.MLP((2, 1), dtype=np.float16)
     with pytest.raises(TypeError, match="float32 or float64"):

@@ -16,9 +16,8 @@ from .model import MLP
 METHODS = ("exact", "hutchinson")
 
 
-def _check_method(method: str, n_probes: object, seed: object) -> tuple[int, int]:
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+def _check_method(method: object, n_probes: object, seed: object) -> tuple[int, int]:
+    _checks.as_choice(method, "method", METHODS)
     return _checks.as_count(n_probes, "n_probes"), _checks.as_seed(seed)
 
 

@@ -79,7 +79,7 @@ class MLP:
     def __init__(self, layer_sizes: Sequence[int], activation: str = "tanh", *, seed: int = 0,
                  dtype: DTypeLike = np.float64) -> None:
         self._sizes = _resolve_sizes(layer_sizes)
-        if activation not in ACTIVATIONS:
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {ACTIVATIONS}")
         self._activation = activation
         self._dtype = _resolve_dtype(dtype)

@@ -312,8 +312,7 @@ def hessian_trace(model: MLP, X: ArrayLike, method: str = "exact", *, n_probes: 
     """tr H_n over the subset, shape (n_examples,): exact, or Hutchinson with the probes of the C++ core."""
     model = _checks.check_model(model)
     X = _checks.as_inputs(model, X)
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    method = _checks.as_choice(method, "method", METHODS)
     n_probes, seed = _checks.as_count(n_probes, "n_probes"), _checks.as_seed(seed)
     weights, bias_flags = _checks.as_subset(model, layers, biases)
     if method == "exact":

@@ -64,3 +64,19 @@ def test_a_model_file_is_not_a_checkpoint(tmp_path):
     wn.save(wn.MLP((3, 4, 1)), path)
     with pytest.raises(ValueError, match="holds a model, not a training checkpoint"):
         weightnoise.persistence.read_checkpoint(path)
+
+
+def test_a_path_that_cannot_be_written_is_named_before_any_work(tmp_path):
+    model = wn.MLP((3, 4, 1))
+    with pytest.raises(IsADirectoryError, match="path is a folder, not a file name"):
+        wn.save(model, tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"the folder of path does not exist.*missing"):
+        wn.save(model, tmp_path / "missing" / "model.npz")
+    with pytest.raises(TypeError, match="path must be a file name"):
+        wn.save(model, 3)
+    X, y = np.zeros((8, 3)), np.zeros(8)
+    calls = []
+    with pytest.raises(IsADirectoryError, match="checkpoint is a folder"):  # before the first epoch, not after it
+        wn.fit(model, X, y, lr=0.1, epochs=1, batch_size=4, progress=False, checkpoint=tmp_path,
+               callback=lambda info, m: calls.append(info))
+    assert calls == [] and list(tmp_path.iterdir()) == []  # no epoch ran, no temporary file left behind

@@ -25,6 +25,7 @@ never leaves a corrupt file or destroys an earlier one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -69,6 +70,22 @@ def _atomic_savez(path: StrPath, arrays: dict[str, Any]) -> None:
 def _check_path(path: object) -> None:
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"path must be a file name (str or os.PathLike), got {type(path).__name__}")
+
+
+def check_writable(path: object, name: str = "path") -> None:
+    """That ``path`` names a file that a save can create: not a folder, in a folder that exists.
+
+    Checked before work whose result goes there (a training run's
+    checkpoint), so that a wrong path fails at once, naming that path.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{name} must be a file name (str or os.PathLike), got {type(path).__name__}")
+    target = Path(os.fsdecode(path))
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"{name} is a folder, not a file name", str(target))
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"the folder of {name} does not exist", str(folder))
 
 
 def _read(path: StrPath) -> dict[str, Array]:
@@ -122,7 +139,7 @@ def _model_from(arrays: dict[str, Array], path: StrPath) -> MLP:
 def save(model: MLP, path: StrPath) -> None:
     """Write ``model`` to ``path`` (atomically); see the module docstring for the format."""
     model = _checks.check_model(model)
-    _check_path(path)
+    check_writable(path)
     _atomic_savez(path, dict(_model_arrays(model), kind=np.array("model")))
 
 

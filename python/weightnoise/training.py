@@ -384,6 +384,8 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
         raise TypeError("callback must be callable")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs a checkpoint path")
+    if checkpoint is not None:
+        persistence.check_writable(checkpoint, "checkpoint")
     _check_fit_memory(model, X.shape[0], settings, monitor, eval_draws)
     fingerprint = _fingerprint(X, y) if checkpoint is not None else ""
 

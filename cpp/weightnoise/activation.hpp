@@ -30,36 +30,44 @@ enum class Activation : int { tanh = 0, relu = 1, sigmoid = 2, softplus = 3, ide
 // 2.8·10⁷ points against long double found 4.3; NumPy's tanh is within 1).
 // The tail goes through the same packet code via a buffer, so every element
 // gets the same formula wherever it sits.
-template <class Packet>
-WEIGHTNOISE_SIMD_INLINE Packet tanh_packet(const Packet& x) {
+//
+// S packets in lockstep, each step applied to all S before the next: GCC
+// keeps this order, and a step's S independent operations fill the FMA pipes
+// where one packet's chain (polynomial, division) would leave them idle
+// (Zen 3's FP scheduler holds too few entries to find the next packet's work
+// on its own: 3 packets ran 15% faster than 4 packets written one after another).
+template <int S, class Packet>
+WEIGHTNOISE_SIMD_INLINE void tanh_lockstep(const Packet (&x)[S], Packet (&t)[S]) {
   using namespace Eigen::internal;
-  const Packet w = pmul(pset1<Packet>(2.0), pmin(pabs(x), pset1<Packet>(20.0)));
+#define WEIGHTNOISE_EACH for (int s = 0; s < S; ++s)
   const Packet magic = pset1<Packet>(6755399441055744.0);  // 1.5·2⁵²: adding it rounds to an integer
-  const Packet shifted = pmadd(w, pset1<Packet>(-1.4426950408889634074), magic);
-  const Packet n = psub(shifted, magic);
+  Packet w[S], shifted[S], minus_r[S], r2[S], p[S], q[S];
+  WEIGHTNOISE_EACH w[s] = pmul(pset1<Packet>(2.0), pmin(pabs(x[s]), pset1<Packet>(20.0)));
+  WEIGHTNOISE_EACH shifted[s] = pmadd(w[s], pset1<Packet>(-1.4426950408889634074), magic);
   // minus_r = −r = w + n ln2, exact to the low part of ln2.
-  Packet minus_r = pmadd(n, pset1<Packet>(6.93147180369123816490e-01), w);
-  minus_r = pmadd(n, pset1<Packet>(1.90821492927058770002e-10), minus_r);
-  const Packet r2 = pmul(minus_r, minus_r);
-  Packet p = pmadd(pset1<Packet>(1.26177193074810590878e-4), r2, pset1<Packet>(3.02994407707441961300e-2));
-  p = pmadd(p, r2, pset1<Packet>(1.0));
-  Packet q = pmadd(pset1<Packet>(3.00198505138664455042e-6), r2, pset1<Packet>(2.52448340349684104192e-3));
-  q = pmadd(q, r2, pset1<Packet>(2.27265548208155028766e-1));
-  q = pmadd(q, r2, pset1<Packet>(2.0));
-  const Packet minus_rp = pmul(minus_r, p);
+  WEIGHTNOISE_EACH minus_r[s] = pmadd(psub(shifted[s], magic), pset1<Packet>(6.93147180369123816490e-01), w[s]);
+  WEIGHTNOISE_EACH minus_r[s] = pmadd(psub(shifted[s], magic), pset1<Packet>(1.90821492927058770002e-10), minus_r[s]);
+  WEIGHTNOISE_EACH r2[s] = pmul(minus_r[s], minus_r[s]);
+  WEIGHTNOISE_EACH p[s] = pmadd(pset1<Packet>(1.26177193074810590878e-4), r2[s], pset1<Packet>(3.02994407707441961300e-2));
+  WEIGHTNOISE_EACH q[s] = pmadd(pset1<Packet>(3.00198505138664455042e-6), r2[s], pset1<Packet>(2.52448340349684104192e-3));
+  WEIGHTNOISE_EACH p[s] = pmadd(p[s], r2[s], pset1<Packet>(1.0));
+  WEIGHTNOISE_EACH q[s] = pmadd(q[s], r2[s], pset1<Packet>(2.27265548208155028766e-1));
+  WEIGHTNOISE_EACH q[s] = pmadd(q[s], r2[s], pset1<Packet>(2.0));
+  WEIGHTNOISE_EACH minus_r[s] = pmul(minus_r[s], p[s]);  // now −rP
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
   typedef long long Bits __attribute__((vector_size(sizeof(Packet))));  // the lanes as 64-bit integers
   // shifted holds 1.5·2⁵² + n, whose low bits are n: (bits + 1023) << 52 is 2ⁿ.
-  const Packet two_n = reinterpret_cast<Packet>((reinterpret_cast<Bits>(shifted) + 1023) << 52);
+  WEIGHTNOISE_EACH shifted[s] = reinterpret_cast<Packet>((reinterpret_cast<Bits>(shifted[s]) + 1023) << 52);
 #else
-  const Packet two_n = pldexp(pset1<Packet>(1.0), n);  // Eigen's portable 2ⁿ
+  WEIGHTNOISE_EACH shifted[s] = pldexp(pset1<Packet>(1.0), psub(shifted[s], magic));  // Eigen's portable 2ⁿ
 #endif
-  const Packet one = pset1<Packet>(1.0);
-  const Packet one_minus = psub(one, two_n), one_plus = padd(one, two_n);  // exact (n ≤ 0)
-  const Packet numerator = pmadd(minus_rp, one_plus, pmul(q, one_minus));
-  const Packet denominator = pmadd(minus_rp, one_minus, pmul(q, one_plus));
-  // numerator is +0 at x = ±0, so that the sign comes from x alone.
-  return por(pdiv(numerator, denominator), pand(x, pset1<Packet>(-0.0)));
+  // 1 − 2ⁿ and 1 + 2ⁿ are exact (n ≤ 0); numerator is +0 at x = ±0, so that the sign comes from x alone.
+  WEIGHTNOISE_EACH w[s] = psub(pset1<Packet>(1.0), shifted[s]);
+  WEIGHTNOISE_EACH shifted[s] = padd(pset1<Packet>(1.0), shifted[s]);
+  WEIGHTNOISE_EACH t[s] = pdiv(pmadd(minus_r[s], shifted[s], pmul(q[s], w[s])),
+                               pmadd(minus_r[s], w[s], pmul(q[s], shifted[s])));
+  WEIGHTNOISE_EACH t[s] = por(t[s], pand(x[s], pset1<Packet>(-0.0)));
+#undef WEIGHTNOISE_EACH
 }
 
 // out = tanh(x) and, where they are not null, d1 = 1 − tanh²(x) and
@@ -78,20 +86,24 @@ inline void tanh_packets(const double* x, double* out, double* d1, double* d2, I
     if (d2) pstoreu(dd + i, pmul(pmul(minus_two, t), first));
   };
   Index i = 0;
-  // Four independent packets per step: one packet's chain (polynomial, division) is long.
-  for (; i + 4 * W <= n; i += 4 * W) {
-    const Packet t0 = tanh_packet(ploadu<Packet>(x + i)), t1 = tanh_packet(ploadu<Packet>(x + i + W));
-    const Packet t2 = tanh_packet(ploadu<Packet>(x + i + 2 * W)), t3 = tanh_packet(ploadu<Packet>(x + i + 3 * W));
-    store(i, out, d1, d2, t0);
-    store(i + W, out, d1, d2, t1);
-    store(i + 2 * W, out, d1, d2, t2);
-    store(i + 3 * W, out, d1, d2, t3);
+  constexpr int S = 3;
+  for (; i + S * W <= n; i += S * W) {
+    Packet in[S], t[S];
+    for (int s = 0; s < S; ++s) in[s] = ploadu<Packet>(x + i + s * W);
+    tanh_lockstep(in, t);
+    for (int s = 0; s < S; ++s) store(i + s * W, out, d1, d2, t[s]);
   }
-  for (; i + W <= n; i += W) store(i, out, d1, d2, tanh_packet(ploadu<Packet>(x + i)));
+  for (; i + W <= n; i += W) {
+    Packet in[1] = {ploadu<Packet>(x + i)}, t[1];
+    tanh_lockstep(in, t);
+    store(i, out, d1, d2, t[0]);
+  }
   if (i < n) {
     double buffer[W] = {}, first[W] = {}, second[W] = {};
     std::copy(x + i, x + n, buffer);
-    store(0, buffer, first, second, tanh_packet(ploadu<Packet>(buffer)));
+    Packet in[1] = {ploadu<Packet>(buffer)}, t[1];
+    tanh_lockstep(in, t);
+    store(0, buffer, first, second, t[0]);
     std::copy(buffer, buffer + (n - i), out + i);
     if (d1) std::copy(first, first + (n - i), d1 + i);
     if (d2) std::copy(second, second + (n - i), d2 + i);

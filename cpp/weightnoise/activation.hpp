@@ -31,11 +31,11 @@ enum class Activation : int { tanh = 0, relu = 1, sigmoid = 2, softplus = 3, ide
 // The tail goes through the same packet code via a buffer, so every element
 // gets the same formula wherever it sits.
 //
-// S packets in lockstep, each step applied to all S before the next: GCC
-// keeps this order, and a step's S independent operations fill the FMA pipes
-// where one packet's chain (polynomial, division) would leave them idle
-// (Zen 3's FP scheduler holds too few entries to find the next packet's work
-// on its own: 3 packets ran 15% faster than 4 packets written one after another).
+// S packets in lockstep, each step applied to all S before the next, so that
+// independent operations sit side by side in the instruction stream. Written
+// as four calls of a one-packet function, GCC emitted one packet's whole chain
+// (polynomial, division) after another, and Zen 3 overlapped them poorly:
+// 3.9 cycles per tanh with 1 − tanh², 3.4–3.65 with S = 3 (S = 2 and 4 slower).
 template <int S, class Packet>
 WEIGHTNOISE_SIMD_INLINE void tanh_lockstep(const Packet (&x)[S], Packet (&t)[S]) {
   using namespace Eigen::internal;

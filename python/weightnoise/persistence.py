@@ -85,7 +85,7 @@ def check_writable(path: object, name: str = "path") -> None:
         raise IsADirectoryError(errno.EISDIR, f"{name} is a folder, not a file name", str(target))
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
-        raise FileNotFoundError(errno.ENOENT, f"the folder of {name} does not exist", str(folder))
+        raise FileNotFoundError(errno.ENOENT, f"{name}'s folder {folder} does not exist", str(target))
 
 
 def _read(path: StrPath) -> dict[str, Array]:

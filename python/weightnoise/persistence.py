@@ -137,7 +137,15 @@ def _model_from(arrays: dict[str, Array], path: StrPath) -> MLP:
 
 
 def save(model: MLP, path: StrPath) -> None:
-    """Write ``model`` to ``path`` (atomically); see the module docstring for the format."""
+    """Write ``model`` to ``path`` (atomically); see the module docstring for the format.
+
+    Raises
+    ------
+    IsADirectoryError
+        If ``path`` is a folder.
+    FileNotFoundError
+        If the folder ``path`` names does not exist.
+    """
     model = _checks.check_model(model)
     check_writable(path)
     _atomic_savez(path, dict(_model_arrays(model), kind=np.array("model")))

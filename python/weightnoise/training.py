@@ -347,7 +347,8 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
     eval_draws : int
         Draws of the monitored J̃_η estimate (antithetic; 0 skips it).
     checkpoint : path, optional
-        Write a checkpoint (atomically) after every epoch.
+        Write a checkpoint (atomically) after every epoch. A folder, or a file in
+        a folder that does not exist, raises before the first epoch.
     resume : bool
         Continue from ``checkpoint`` if it exists; the run then equals the
         uninterrupted one exactly. Its settings and data must match.

@@ -41,33 +41,44 @@ WEIGHTNOISE_SIMD_INLINE void tanh_lockstep(const Packet (&x)[S], Packet (&t)[S])
   using namespace Eigen::internal;
 #define WEIGHTNOISE_EACH for (int s = 0; s < S; ++s)
   const Packet magic = pset1<Packet>(6755399441055744.0);  // 1.5·2⁵²: adding it rounds to an integer
-  Packet w[S], shifted[S], minus_r[S], r2[S], p[S], q[S];
+  const Packet one = pset1<Packet>(1.0);
+  Packet w[S], shifted[S], n[S], minus_r[S], r2[S], p[S], q[S], one_minus[S], one_plus[S];
   WEIGHTNOISE_EACH w[s] = pmul(pset1<Packet>(2.0), pmin(pabs(x[s]), pset1<Packet>(20.0)));
   WEIGHTNOISE_EACH shifted[s] = pmadd(w[s], pset1<Packet>(-1.4426950408889634074), magic);
+  WEIGHTNOISE_EACH n[s] = psub(shifted[s], magic);
   // minus_r = −r = w + n ln2, exact to the low part of ln2.
-  WEIGHTNOISE_EACH minus_r[s] = pmadd(psub(shifted[s], magic), pset1<Packet>(6.93147180369123816490e-01), w[s]);
-  WEIGHTNOISE_EACH minus_r[s] = pmadd(psub(shifted[s], magic), pset1<Packet>(1.90821492927058770002e-10), minus_r[s]);
+  WEIGHTNOISE_EACH minus_r[s] = pmadd(n[s], pset1<Packet>(6.93147180369123816490e-01), w[s]);
+  WEIGHTNOISE_EACH minus_r[s] = pmadd(n[s], pset1<Packet>(1.90821492927058770002e-10), minus_r[s]);
   WEIGHTNOISE_EACH r2[s] = pmul(minus_r[s], minus_r[s]);
   WEIGHTNOISE_EACH p[s] = pmadd(pset1<Packet>(1.26177193074810590878e-4), r2[s], pset1<Packet>(3.02994407707441961300e-2));
   WEIGHTNOISE_EACH q[s] = pmadd(pset1<Packet>(3.00198505138664455042e-6), r2[s], pset1<Packet>(2.52448340349684104192e-3));
-  WEIGHTNOISE_EACH p[s] = pmadd(p[s], r2[s], pset1<Packet>(1.0));
+  WEIGHTNOISE_EACH p[s] = pmadd(p[s], r2[s], one);
   WEIGHTNOISE_EACH q[s] = pmadd(q[s], r2[s], pset1<Packet>(2.27265548208155028766e-1));
   WEIGHTNOISE_EACH q[s] = pmadd(q[s], r2[s], pset1<Packet>(2.0));
   WEIGHTNOISE_EACH minus_r[s] = pmul(minus_r[s], p[s]);  // now −rP
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
   typedef long long Bits __attribute__((vector_size(sizeof(Packet))));  // the lanes as 64-bit integers
   // shifted holds 1.5·2⁵² + n, whose low bits are n: (bits + 1023) << 52 is 2ⁿ.
-  WEIGHTNOISE_EACH shifted[s] = reinterpret_cast<Packet>((reinterpret_cast<Bits>(shifted[s]) + 1023) << 52);
+  WEIGHTNOISE_EACH n[s] = reinterpret_cast<Packet>((reinterpret_cast<Bits>(shifted[s]) + 1023) << 52);
 #else
-  WEIGHTNOISE_EACH shifted[s] = pldexp(pset1<Packet>(1.0), psub(shifted[s], magic));  // Eigen's portable 2ⁿ
+  WEIGHTNOISE_EACH n[s] = pldexp(one, n[s]);  // Eigen's portable 2ⁿ
 #endif
   // 1 − 2ⁿ and 1 + 2ⁿ are exact (n ≤ 0); numerator is +0 at x = ±0, so that the sign comes from x alone.
-  WEIGHTNOISE_EACH w[s] = psub(pset1<Packet>(1.0), shifted[s]);
-  WEIGHTNOISE_EACH shifted[s] = padd(pset1<Packet>(1.0), shifted[s]);
-  WEIGHTNOISE_EACH t[s] = pdiv(pmadd(minus_r[s], shifted[s], pmul(q[s], w[s])),
-                               pmadd(minus_r[s], w[s], pmul(q[s], shifted[s])));
+  WEIGHTNOISE_EACH one_minus[s] = psub(one, n[s]);
+  WEIGHTNOISE_EACH one_plus[s] = padd(one, n[s]);
+  WEIGHTNOISE_EACH t[s] = pdiv(pmadd(minus_r[s], one_plus[s], pmul(q[s], one_minus[s])),
+                               pmadd(minus_r[s], one_minus[s], pmul(q[s], one_plus[s])));
   WEIGHTNOISE_EACH t[s] = por(t[s], pand(x[s], pset1<Packet>(-0.0)));
 #undef WEIGHTNOISE_EACH
+}
+
+// One packet: the tail and remainder of tanh_packets.
+template <class Packet>
+WEIGHTNOISE_SIMD_INLINE Packet tanh_packet(const Packet& x) {
+  const Packet in[1] = {x};
+  Packet t[1];
+  tanh_lockstep(in, t);
+  return t[0];
 }
 
 // out = tanh(x) and, where they are not null, d1 = 1 − tanh²(x) and
@@ -93,17 +104,11 @@ inline void tanh_packets(const double* x, double* out, double* d1, double* d2, I
     tanh_lockstep(in, t);
     for (int s = 0; s < S; ++s) store(i + s * W, out, d1, d2, t[s]);
   }
-  for (; i + W <= n; i += W) {
-    Packet in[1] = {ploadu<Packet>(x + i)}, t[1];
-    tanh_lockstep(in, t);
-    store(i, out, d1, d2, t[0]);
-  }
+  for (; i + W <= n; i += W) store(i, out, d1, d2, tanh_packet(ploadu<Packet>(x + i)));
   if (i < n) {
     double buffer[W] = {}, first[W] = {}, second[W] = {};
     std::copy(x + i, x + n, buffer);
-    Packet in[1] = {ploadu<Packet>(buffer)}, t[1];
-    tanh_lockstep(in, t);
-    store(0, buffer, first, second, t[0]);
+    store(0, buffer, first, second, tanh_packet(ploadu<Packet>(buffer)));
     std::copy(buffer, buffer + (n - i), out + i);
     if (d1) std::copy(first, first + (n - i), d1 + i);
     if (d2) std::copy(second, second + (n - i), d2 + i);

@@ -67,9 +67,10 @@ def _atomic_savez(path: StrPath, arrays: dict[str, Any]) -> None:
         raise
 
 
-def _check_path(path: object) -> None:
+def _check_path(path: object, name: str = "path") -> str | bytes | os.PathLike[Any]:
     if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"path must be a file name (str or os.PathLike), got {type(path).__name__}")
+        raise TypeError(f"{name} must be a file name (str or os.PathLike), got {type(path).__name__}")
+    return path
 
 
 def check_writable(path: object, name: str = "path") -> None:
@@ -78,9 +79,7 @@ def check_writable(path: object, name: str = "path") -> None:
     Checked before work whose result goes there (a training run's
     checkpoint), so that a wrong path fails at once, naming that path.
     """
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"{name} must be a file name (str or os.PathLike), got {type(path).__name__}")
-    target = Path(os.fsdecode(path))
+    target = Path(os.fsdecode(_check_path(path, name)))
     if target.is_dir():
         raise IsADirectoryError(errno.EISDIR, f"{name} is a folder, not a file name", str(target))
     folder = target.parent if str(target.parent) else Path(".")

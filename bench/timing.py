@@ -29,7 +29,6 @@ class Timing:
     units: int
     full_units: int
     times_s: list[float] = field(default_factory=list)   # scaled to the full workload
-    warmup_output: Any = None
 
     @property
     def scale(self) -> float:
@@ -55,7 +54,7 @@ def block(value):
 
 
 def _clock(run: Callable[[], Any]) -> tuple[float, Any]:
-    gc.disable()  # no collector pauses inside a timed run (measure() collects once, before timing)
+    gc.disable()  # no collector pauses inside a timed run (prepare() collects once, before timing)
     try:
         start = time.perf_counter()
         out = block(run())
@@ -65,16 +64,56 @@ def _clock(run: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def choose_units(seconds_per_unit: float, full_units: int, min_units: int, budget: Budget) -> int:
-    """The full workload if its runs fit the budget, else the largest full/2^k that does."""
-    runs = budget.min_repeats + 1
+    """The full workload if its runs fit the budget, else the largest full/2^k that does.
+
+    The runs: the warm-up, the timed runs and an untimed run before each (see interleave).
+    """
+    runs = 2 * budget.min_repeats + 1
     units = full_units
     while units > min_units and seconds_per_unit * units * runs > budget.seconds:
         units = max(min_units, units // 2)
     return units
 
 
-def measure(build: Callable[[int], Callable[[], Any]], full_units: int, min_units: int, budget: Budget) -> Timing:
-    """Time ``build(units)()``; ``build`` prepares a run on the first ``units`` of the workload.
+@dataclass
+class Timer:
+    """A contender ready to time: its run on ``timing.units`` units, warmed up."""
+    run: Callable[[], Any]
+    timing: Timing
+    budget: Budget
+    key: Any = None                  # the library: interleave re-warms where it changes
+    error: Exception | None = None   # what a timed run raised; the timer is then done
+    _measured_s: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        if self.error is not None:
+            return True
+        n = len(self.timing.times_s)
+        return n >= self.budget.min_repeats and (self._measured_s >= self.budget.min_total_s
+                                                 or n >= self.budget.max_repeats)
+
+    def rewarm(self) -> None:
+        """An untimed run."""
+        try:
+            _clock(self.run)
+        except Exception as exc:  # noqa: BLE001  (reported on the contender's row; the others go on)
+            self.error = exc
+
+    def time_once(self) -> None:
+        if self.error is not None:
+            return
+        try:
+            seconds, _ = _clock(self.run)
+        except Exception as exc:  # noqa: BLE001
+            self.error = exc
+            return
+        self._measured_s += seconds
+        self.timing.times_s.append(seconds * self.timing.scale)
+
+
+def prepare(build: Callable[[int], Callable[[], Any]], full_units: int, min_units: int, budget: Budget) -> Timer:
+    """Build and warm up ``build(units)``; ``build`` prepares a run on the first ``units`` of the workload.
 
     A probe on a small fraction (run twice: the first run compiles, allocates
     and warms caches) predicts the full cost and picks ``units``.
@@ -83,20 +122,40 @@ def measure(build: Callable[[int], Callable[[], Any]], full_units: int, min_unit
     probe_units = min(full_units, max(min_units, full_units // 64))
     probe = build(probe_units)
     _clock(probe)
-    probe_s, probe_out = _clock(probe)
+    probe_s, _ = _clock(probe)
     units = choose_units(probe_s / probe_units, full_units, min_units, budget)
-    timing = Timing(units=units, full_units=full_units)
     if units == probe_units:
-        run, timing.warmup_output = probe, probe_out
+        run = probe
     else:
-        del probe, probe_out  # free the probe's buffers before building the larger run
+        del probe  # free the probe's buffers before building the larger run
         run = build(units)
-        _, timing.warmup_output = _clock(run)
-    scale = full_units / units
-    measured = []
-    while len(measured) < budget.min_repeats or (sum(measured) < budget.min_total_s
-                                                  and len(measured) < budget.max_repeats):
-        seconds, _ = _clock(run)
-        measured.append(seconds)
-    timing.times_s = [s * scale for s in measured]
-    return timing
+        _clock(run)
+    return Timer(run, Timing(units=units, full_units=full_units), budget)
+
+
+def interleave(timers: list[Timer]) -> None:
+    """Time every timer in rounds, one run of each still-unfinished timer per round.
+
+    Side by side in time, so that a slow phase of a shared host (other
+    tenants, frequency changes) falls on every contender alike instead of on
+    whichever ran then: the targets compare ratios of medians. Where the key
+    (the library) changes, an untimed run goes first: the previous library's
+    worker threads spin on for a while (XLA's slowed the next library's run
+    by 11%, even on one CPU), and its buffers have left the caches.
+    """
+    previous = None
+    while not all(t.done for t in timers):
+        for t in timers:
+            if t.done:
+                continue
+            if len(timers) > 1 and t.key != previous:
+                t.rewarm()
+            previous = t.key
+            t.time_once()
+
+
+def measure(build: Callable[[int], Callable[[], Any]], full_units: int, min_units: int, budget: Budget) -> Timing:
+    """One contender alone: prepare, then its timed runs back to back."""
+    timer = prepare(build, full_units, min_units, budget)
+    interleave([timer])
+    return timer.timing

@@ -21,7 +21,8 @@ def _log(message: str) -> None:
 
 
 def run_case(case, budget, threads: int) -> list[dict]:
-    from .timing import measure
+    """Check every contender, warm up those that pass, then time them interleaved (timing.interleave)."""
+    from .timing import interleave, prepare
 
     base = {"workload": case.workload, "case": case.name, "description": case.description, "unit": case.unit,
             "full_units": case.full_units, "flops": case.work.flops, "activations": case.work.activations,
@@ -31,15 +32,15 @@ def run_case(case, budget, threads: int) -> list[dict]:
     except Exception as exc:  # noqa: BLE001  (a workload that cannot set up is reported; the run goes on)
         _log(traceback.format_exc())
         return [dict(base, impl="(setup)", library="-", dtype="-", status="ERROR", note=f"{type(exc).__name__}: {exc}")]
-    rows = []
+    rows, timers = [], {}
     for c in contenders:
         baseline = c.baseline if c.baseline is not None else (c.library == "weightnoise" and c.dtype == "float64")
         row = dict(base, impl=c.impl, library=c.library, dtype=c.dtype, note=c.note, check="", baseline=baseline)
-        label = f"[{threads} thr] {case.workload} {case.name}: {c.impl} ({c.library}, {c.dtype})"
+        rows.append(row)
+        label = _label(row)
         if c.skip:
             row.update(status="skipped", note=c.skip)
             _log(f"{label}: skipped: {c.skip}")
-            rows.append(row)
             continue
         try:
             check = c.check() if c.check is not None else None
@@ -48,16 +49,32 @@ def run_case(case, budget, threads: int) -> list[dict]:
                 row["status"] = "FAILED"
                 _log(f"{label}: FAILED: {check.detail}")
             else:
-                timing = measure(c.build, case.full_units, case.min_units, budget)
-                row.update(status="ok", units=timing.units, scale=timing.scale, times_s=timing.times_s,
-                           median_s=timing.median_s, min_s=timing.min_s)
-                scaled = f" (scaled ×{timing.scale:g})" if timing.scale != 1 else ""
-                _log(f"{label}: median {timing.median_s:.4g} s{scaled}; {row['check']}")
+                timers[len(rows) - 1] = prepare(c.build, case.full_units, case.min_units, budget)
+                timers[len(rows) - 1].key = c.library
         except Exception as exc:  # noqa: BLE001  (one crashing contender is an ERROR row, not a lost run)
-            _log(f"{label}: ERROR: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-            row.update(status="ERROR", note=f"{type(exc).__name__}: {exc}")
-        rows.append(row)
+            _error(row, exc)
+    interleave(list(timers.values()))
+    for i, timer in timers.items():
+        row = rows[i]
+        if timer.error is not None:
+            _error(row, timer.error)
+            continue
+        timing = timer.timing
+        row.update(status="ok", units=timing.units, scale=timing.scale, times_s=timing.times_s,
+                   median_s=timing.median_s, min_s=timing.min_s)
+        scaled = f" (scaled ×{timing.scale:g})" if timing.scale != 1 else ""
+        _log(f"{_label(row)}: median {timing.median_s:.4g} s{scaled}; {row['check']}")
     return rows
+
+
+def _label(row: dict) -> str:
+    return f"[{row['threads']} thr] {row['workload']} {row['case']}: {row['impl']} ({row['library']}, {row['dtype']})"
+
+
+def _error(row: dict, exc: Exception) -> None:
+    trace = "".join(traceback.format_exception(exc))
+    _log(f"{_label(row)}: ERROR: {type(exc).__name__}: {exc}\n{trace}")
+    row.update(status="ERROR", note=f"{type(exc).__name__}: {exc}")
 
 
 def main(argv=None) -> int:

@@ -40,3 +40,45 @@ def test_scaling_smoke_run_finds_the_same_bits_at_every_thread_count(tmp_path):
     assert report.startswith("# weightnoise OpenMP scaling")
     rows = [line for line in report.splitlines() if line.startswith("| W")]
     assert len(rows) == 12 and all(row.endswith("| yes |") for row in rows)
+
+
+def _bench_timing():
+    sys.path.insert(0, str(ROOT))
+    try:
+        import bench.timing
+    finally:
+        sys.path.remove(str(ROOT))
+    return bench.timing
+
+
+def _timers(repeats: dict[str, int], keys: dict[str, str], calls: list[str], fail_on_call: int = 0):
+    """Timers that log their runs into `calls`; timer "a" raises on its call number `fail_on_call`."""
+    timing = _bench_timing()
+
+    def run_of(name):
+        def run():
+            calls.append(name)
+            if name == "a" and calls.count(name) == fail_on_call:
+                raise RuntimeError("boom")
+        return run
+
+    return [timing.Timer(run_of(name), timing.Timing(units=1, full_units=4),
+                         timing.Budget(seconds=1.0, min_repeats=n, max_repeats=n, min_total_s=0.0), key=keys[name])
+            for name, n in repeats.items()]
+
+
+def test_interleave_runs_each_unfinished_timer_once_per_round_rewarming_where_the_library_changes():
+    calls: list[str] = []
+    timers = _timers({"a": 3, "b": 1, "c": 2}, {"a": "numpy", "b": "numpy", "c": "jax"}, calls)
+    _bench_timing().interleave(timers)
+    assert calls == ["a", "a", "b", "c", "c", "a", "a", "c", "c", "a", "a"]
+    assert [len(t.timing.times_s) for t in timers] == [3, 1, 2]
+
+
+def test_interleave_stops_a_timer_whose_run_raises_and_goes_on_with_the_rest():
+    calls: list[str] = []
+    timers = _timers({"a": 3, "b": 3}, {"a": "numpy", "b": "jax"}, calls, fail_on_call=3)
+    _bench_timing().interleave(timers)
+    assert calls == ["a", "a", "b", "b", "a", "b", "b", "b"]  # no re-warm once b runs alone
+    assert isinstance(timers[0].error, RuntimeError) and len(timers[0].timing.times_s) == 1
+    assert timers[1].error is None and len(timers[1].timing.times_s) == 3

@@ -141,8 +141,10 @@ def interleave(timers: list[Timer]) -> None:
     whichever ran then: the targets compare ratios of medians. Where the key
     (the library) changes, an untimed run goes first: the previous library's
     worker threads spin on for a while (XLA's slowed the next library's run
-    by 11%, even on one CPU), and its buffers have left the caches.
+    by 11%, even on one CPU), and its buffers have left the caches. Rows of one
+    library run one after another in a round, so they share that run.
     """
+    timers = sorted(timers, key=lambda t: str(t.key))  # stable: one re-warm per library per round
     previous = None
     while not all(t.done for t in timers):
         for t in timers:

@@ -67,11 +67,12 @@ def _timers(repeats: dict[str, int], keys: dict[str, str], calls: list[str], fai
             for name, n in repeats.items()]
 
 
-def test_interleave_runs_each_unfinished_timer_once_per_round_rewarming_where_the_library_changes():
+def test_interleave_runs_each_unfinished_timer_once_per_round_grouped_by_library():
     calls: list[str] = []
     timers = _timers({"a": 3, "b": 1, "c": 2}, {"a": "numpy", "b": "numpy", "c": "jax"}, calls)
     _bench_timing().interleave(timers)
-    assert calls == ["a", "a", "b", "c", "c", "a", "a", "c", "c", "a", "a"]
+    # jax before numpy, the rows of one library together; a re-warm run wherever the library changes
+    assert calls == ["c", "c", "a", "a", "b", "c", "c", "a", "a", "a"]
     assert [len(t.timing.times_s) for t in timers] == [3, 1, 2]
 
 
@@ -79,6 +80,6 @@ def test_interleave_stops_a_timer_whose_run_raises_and_goes_on_with_the_rest():
     calls: list[str] = []
     timers = _timers({"a": 3, "b": 3}, {"a": "numpy", "b": "jax"}, calls, fail_on_call=3)
     _bench_timing().interleave(timers)
-    assert calls == ["a", "a", "b", "b", "a", "b", "b", "b"]  # no re-warm once b runs alone
+    assert calls == ["b", "b", "a", "a", "b", "b", "a", "b", "b"]
     assert isinstance(timers[0].error, RuntimeError) and len(timers[0].timing.times_s) == 1
     assert timers[1].error is None and len(timers[1].timing.times_s) == 3

@@ -19,7 +19,7 @@ TITLES = {
 
 INTRODUCTION = (
     "Times are wall-clock seconds per workload, median and minimum of the timed runs after a warm-up, "
-    "the runs of a workload's rows interleaved (one run of each row per round). "
+    "on one thread the runs of a workload's rows interleaved (one run of each row per round). "
     "`÷ weightnoise` is this row's median over weightnoise's float64 median (same case, same threads): "
     "above 1, weightnoise is faster. `÷ limit` is the median over the machine's limit for the workload "
     "(FLOPs at the measured GEMM rate plus tanh evaluations at the measured tanh rate; bench/flops.py "

@@ -133,7 +133,7 @@ def prepare(build: Callable[[int], Callable[[], Any]], full_units: int, min_unit
     return Timer(run, Timing(units=units, full_units=full_units), budget)
 
 
-def interleave(timers: list[Timer]) -> None:
+def interleave(timers: list[Timer], rounds: bool = True) -> None:
     """Time every timer in rounds, one run of each still-unfinished timer per round.
 
     Side by side in time, so that a slow phase of a shared host (other
@@ -143,8 +143,14 @@ def interleave(timers: list[Timer]) -> None:
     worker threads spin on for a while (XLA's slowed the next library's run
     by 11%, even on one CPU), and its buffers have left the caches. Rows of one
     library run one after another in a round, so they share that run.
+
+    With ``rounds`` false, each timer's runs go back to back instead (after
+    such an untimed run): with several threads, idle pools spin on the cores
+    the next library needs for longer than one run (OpenBLAS's for up to
+    0.1 s: weightnoise's 2-thread W2 took 124 instead of 86 ms after a NumPy
+    run and an untimed one), and rounds would charge that to every run.
     """
-    timers = sorted(timers, key=lambda t: str(t.key))  # stable: one re-warm per library per round
+    timers = sorted(timers, key=lambda t: str(t.key))  # stable: the rows of a library together
     previous = None
     while not all(t.done for t in timers):
         for t in timers:
@@ -154,6 +160,8 @@ def interleave(timers: list[Timer]) -> None:
                 t.rewarm()
             previous = t.key
             t.time_once()
+            while not rounds and not t.done:
+                t.time_once()
 
 
 def measure(build: Callable[[int], Callable[[], Any]], full_units: int, min_units: int, budget: Budget) -> Timing:

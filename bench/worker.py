@@ -21,7 +21,7 @@ def _log(message: str) -> None:
 
 
 def run_case(case, budget, threads: int) -> list[dict]:
-    """Check every contender, warm up those that pass, then time them interleaved (timing.interleave)."""
+    """Check every contender, warm up those that pass, then time them (timing.interleave)."""
     from .timing import interleave, prepare
 
     base = {"workload": case.workload, "case": case.name, "description": case.description, "unit": case.unit,
@@ -53,7 +53,7 @@ def run_case(case, budget, threads: int) -> list[dict]:
                 timers[len(rows) - 1].key = c.library
         except Exception as exc:  # noqa: BLE001  (one crashing contender is an ERROR row, not a lost run)
             _error(row, exc)
-    interleave(list(timers.values()))
+    interleave(list(timers.values()), rounds=threads == 1)  # see interleave for why not with several threads
     for i, timer in timers.items():
         row = rows[i]
         if timer.error is not None:

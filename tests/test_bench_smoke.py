@@ -83,3 +83,10 @@ def test_interleave_stops_a_timer_whose_run_raises_and_goes_on_with_the_rest():
     assert calls == ["b", "b", "a", "a", "b", "b", "a", "b", "b"]
     assert isinstance(timers[0].error, RuntimeError) and len(timers[0].timing.times_s) == 1
     assert timers[1].error is None and len(timers[1].timing.times_s) == 3
+
+
+def test_interleave_without_rounds_runs_each_timer_to_the_end_in_turn():
+    calls: list[str] = []
+    timers = _timers({"a": 2, "b": 1, "c": 2}, {"a": "numpy", "b": "numpy", "c": "jax"}, calls)
+    _bench_timing().interleave(timers, rounds=False)
+    assert calls == ["c", "c", "c", "a", "a", "a", "b"]

@@ -103,6 +103,23 @@ def measure_limits(n_threads: int, dtypes=("float64", "float32"), repeats: int =
     return limits
 
 
+def fastest(*measurements: dict[str, dict]) -> dict[str, dict]:
+    """measure_limits results combined: per dtype, the highest GEMM and tanh rates of any of them.
+
+    A limit is what the machine can do; on a shared host a measurement that
+    fell into a busy phase reads low (one-thread GEMM 30 instead of 42 GFLOP/s),
+    and a low limit would flatter every row's time ÷ limit.
+    """
+    combined: dict[str, dict] = {}
+    for limits in measurements:
+        for dtype, v in limits.items():
+            best = combined.setdefault(dtype, dict(v))
+            best["gemm_flops_per_s"] = max(best["gemm_flops_per_s"], v["gemm_flops_per_s"])
+            if v["tanh_per_s"] > best["tanh_per_s"]:
+                best["tanh_per_s"], best["tanh_source"] = v["tanh_per_s"], v["tanh_source"]
+    return combined
+
+
 def limit_seconds(flops: float, activations: float, limits: dict) -> float | None:
     """The workload's lower-bound time on this machine, or None when it has no FLOP/activation count."""
     if not flops and not activations:

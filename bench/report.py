@@ -100,6 +100,7 @@ def render(results: list[dict], machine: dict, mode: str, command: str, failed_t
     for r in results:
         out.append(f"- {r['threads']} thread(s): affinity {r['affinity']}; " + "; ".join(r["pinning"]))
     out += ["", "## Machine limits (measured in this run)", "",
+            "The higher rate of two measurements, before and after the workloads.", "",
             "| threads | dtype | GEMM (2048², NumPy BLAS) | tanh (fastest of NumPy, PyTorch, XLA) |",
             "|---:|---|---:|---:|"]
     for threads, by_dtype in sorted(limits.items()):

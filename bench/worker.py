@@ -101,7 +101,7 @@ def main(argv=None) -> int:
             _log(f"{library} not loaded: {type(exc).__name__}: {exc}")
     pinned = pin_loaded_libraries(args.threads)
 
-    from .limits import TANH_ELEMENTS, TANH_SECONDS, measure_limits
+    from .limits import TANH_ELEMENTS, TANH_SECONDS, fastest, measure_limits
     from .machine import library_versions
     from .problems import MODES
     from .workloads import load
@@ -109,17 +109,23 @@ def main(argv=None) -> int:
     mode = MODES[args.mode]
     started = time.perf_counter()
     small = args.mode == "smoke"
-    limits = measure_limits(args.threads, repeats=1 if small else 3, gemm_size=256 if small else 2048,
-                            tanh_elements=1 << 16 if small else TANH_ELEMENTS,
-                            tanh_seconds=0.0 if small else TANH_SECONDS)
-    _log(f"[{args.threads} thr] limits: " + ", ".join(
-        f"{d}: GEMM {v['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s, "
-        f"tanh {v['tanh_per_s'] / 1e6:.0f} M/s ({v['tanh_source']})"
-        for d, v in limits.items()))
+
+    def measure(when: str) -> dict:
+        limits = measure_limits(args.threads, repeats=1 if small else 3, gemm_size=256 if small else 2048,
+                                tanh_elements=1 << 16 if small else TANH_ELEMENTS,
+                                tanh_seconds=0.0 if small else TANH_SECONDS)
+        _log(f"[{args.threads} thr] limits {when}: " + ", ".join(
+            f"{d}: GEMM {v['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s, "
+            f"tanh {v['tanh_per_s'] / 1e6:.0f} M/s ({v['tanh_source']})"
+            for d, v in limits.items()))
+        return limits
+
+    before = measure("before the workloads")
     rows = []
     for name in args.workloads.split(","):
         for case in load(name).cases(mode.sizes):
             rows += run_case(case, mode.budget, args.threads)
+    limits = fastest(before, measure("after the workloads"))
     result = {"threads": args.threads, "mode": args.mode, "affinity": affinity, "pinning": pinned, "limits": limits,
               "versions": library_versions(), "rows": rows,
               "seconds": time.perf_counter() - started}

@@ -5,6 +5,7 @@ No timing is asserted; peers whose library is not installed are skipped by the s
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -42,13 +43,17 @@ def test_scaling_smoke_run_finds_the_same_bits_at_every_thread_count(tmp_path):
     assert len(rows) == 12 and all(row.endswith("| yes |") for row in rows)
 
 
-def _bench_timing():
+def _bench(module: str):
+    """bench.<module>, imported from the checkout."""
     sys.path.insert(0, str(ROOT))
     try:
-        import bench.timing
+        return importlib.import_module(f"bench.{module}")
     finally:
         sys.path.remove(str(ROOT))
-    return bench.timing
+
+
+def _bench_timing():
+    return _bench("timing")
 
 
 def _timers(repeats: dict[str, int], keys: dict[str, str], calls: list[str], fail_on_call: int = 0):
@@ -90,3 +95,11 @@ def test_interleave_without_rounds_runs_each_timer_to_the_end_in_turn():
     timers = _timers({"a": 2, "b": 1, "c": 2}, {"a": "numpy", "b": "numpy", "c": "jax"}, calls)
     _bench_timing().interleave(timers, rounds=False)
     assert calls == ["c", "c", "c", "a", "a", "a", "b"]
+
+
+def test_limits_keep_the_highest_rate_of_each_measurement():
+    before = {"float64": {"gemm_flops_per_s": 30e9, "tanh_per_s": 7e8, "tanh_source": "jax"}}
+    after = {"float64": {"gemm_flops_per_s": 42e9, "tanh_per_s": 6e8, "tanh_source": "numpy"}}
+    assert _bench("limits").fastest(before, after) == {
+        "float64": {"gemm_flops_per_s": 42e9, "tanh_per_s": 7e8, "tanh_source": "jax"}}
+    assert before["float64"]["gemm_flops_per_s"] == 30e9  # the inputs are left alone

@@ -1,4 +1,5 @@
-"""Timing: a warm-up, then repeated runs; slow contenders run on a stated fraction of the workload.
+"""Timing: each contender is warmed up (prepare), then the contenders' runs are timed together (interleave);
+slow contenders run on a stated fraction of the workload.
 
 Every workload has a scalable axis (examples, draws, normals or minibatches)
 along which its cost is linear. A contender whose full workload would not fit
@@ -163,9 +164,3 @@ def interleave(timers: list[Timer], rounds: bool = True) -> None:
             while not rounds and not t.done:
                 t.time_once()
 
-
-def measure(build: Callable[[int], Callable[[], Any]], full_units: int, min_units: int, budget: Budget) -> Timing:
-    """One contender alone: prepare, then its timed runs back to back."""
-    timer = prepare(build, full_units, min_units, budget)
-    interleave([timer])
-    return timer.timing

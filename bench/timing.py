@@ -67,7 +67,7 @@ def _clock(run: Callable[[], Any]) -> tuple[float, Any]:
 def choose_units(seconds_per_unit: float, full_units: int, min_units: int, budget: Budget) -> int:
     """The full workload if its runs fit the budget, else the largest full/2^k that does.
 
-    The runs: the warm-up, the timed runs and an untimed run before each (see interleave).
+    The runs: the warm-up, the timed runs and, at most, an untimed run before each (see interleave).
     """
     runs = 2 * budget.min_repeats + 1
     units = full_units
@@ -83,37 +83,39 @@ class Timer:
     timing: Timing
     budget: Budget
     key: Any = None                  # the library: interleave re-warms where it changes
-    error: Exception | None = None   # what a timed run raised; the timer is then done
-    _measured_s: float = 0.0
+    error: Exception | None = None   # what a run raised; the timer is then done
 
     @property
     def done(self) -> bool:
         if self.error is not None:
             return True
         n = len(self.timing.times_s)
-        return n >= self.budget.min_repeats and (self._measured_s >= self.budget.min_total_s
+        measured_s = sum(self.timing.times_s) / self.timing.scale
+        return n >= self.budget.min_repeats and (measured_s >= self.budget.min_total_s
                                                  or n >= self.budget.max_repeats)
+
+    def _seconds(self) -> float | None:
+        """One run's seconds, or None once a run has raised (kept in ``error``)."""
+        if self.error is not None:
+            return None
+        try:
+            return _clock(self.run)[0]
+        except Exception as exc:  # noqa: BLE001  (reported on the contender's row; the others go on)
+            self.error = exc
+            return None
 
     def rewarm(self) -> None:
         """An untimed run."""
-        try:
-            _clock(self.run)
-        except Exception as exc:  # noqa: BLE001  (reported on the contender's row; the others go on)
-            self.error = exc
+        self._seconds()
 
     def time_once(self) -> None:
-        if self.error is not None:
-            return
-        try:
-            seconds, _ = _clock(self.run)
-        except Exception as exc:  # noqa: BLE001
-            self.error = exc
-            return
-        self._measured_s += seconds
-        self.timing.times_s.append(seconds * self.timing.scale)
+        seconds = self._seconds()
+        if seconds is not None:
+            self.timing.times_s.append(seconds * self.timing.scale)
 
 
-def prepare(build: Callable[[int], Callable[[], Any]], full_units: int, min_units: int, budget: Budget) -> Timer:
+def prepare(build: Callable[[int], Callable[[], Any]], full_units: int, min_units: int, budget: Budget,
+            key: Any = None) -> Timer:
     """Build and warm up ``build(units)``; ``build`` prepares a run on the first ``units`` of the workload.
 
     A probe on a small fraction (run twice: the first run compiles, allocates
@@ -131,7 +133,7 @@ def prepare(build: Callable[[int], Callable[[], Any]], full_units: int, min_unit
         del probe  # free the probe's buffers before building the larger run
         run = build(units)
         _clock(run)
-    return Timer(run, Timing(units=units, full_units=full_units), budget)
+    return Timer(run, Timing(units=units, full_units=full_units), budget, key)
 
 
 def interleave(timers: list[Timer], rounds: bool = True) -> None:

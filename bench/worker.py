@@ -49,8 +49,7 @@ def run_case(case, budget, threads: int) -> list[dict]:
                 row["status"] = "FAILED"
                 _log(f"{label}: FAILED: {check.detail}")
             else:
-                timers[len(rows) - 1] = prepare(c.build, case.full_units, case.min_units, budget)
-                timers[len(rows) - 1].key = c.library
+                timers[len(rows) - 1] = prepare(c.build, case.full_units, case.min_units, budget, c.library)
         except Exception as exc:  # noqa: BLE001  (one crashing contender is an ERROR row, not a lost run)
             _error(row, exc)
     interleave(list(timers.values()), rounds=threads == 1)  # see interleave for why not with several threads

@@ -52,13 +52,9 @@ def _bench(module: str):
         sys.path.remove(str(ROOT))
 
 
-def _bench_timing():
-    return _bench("timing")
-
-
 def _timers(repeats: dict[str, int], keys: dict[str, str], calls: list[str], fail_on_call: int = 0):
     """Timers that log their runs into `calls`; timer "a" raises on its call number `fail_on_call`."""
-    timing = _bench_timing()
+    timing = _bench("timing")
 
     def run_of(name):
         def run():
@@ -75,7 +71,7 @@ def _timers(repeats: dict[str, int], keys: dict[str, str], calls: list[str], fai
 def test_interleave_runs_each_unfinished_timer_once_per_round_grouped_by_library():
     calls: list[str] = []
     timers = _timers({"a": 3, "b": 1, "c": 2}, {"a": "numpy", "b": "numpy", "c": "jax"}, calls)
-    _bench_timing().interleave(timers)
+    _bench("timing").interleave(timers)
     # jax before numpy, the rows of one library together; a re-warm run wherever the library changes
     assert calls == ["c", "c", "a", "a", "b", "c", "c", "a", "a", "a"]
     assert [len(t.timing.times_s) for t in timers] == [3, 1, 2]
@@ -84,7 +80,7 @@ def test_interleave_runs_each_unfinished_timer_once_per_round_grouped_by_library
 def test_interleave_stops_a_timer_whose_run_raises_and_goes_on_with_the_rest():
     calls: list[str] = []
     timers = _timers({"a": 3, "b": 3}, {"a": "numpy", "b": "jax"}, calls, fail_on_call=3)
-    _bench_timing().interleave(timers)
+    _bench("timing").interleave(timers)
     assert calls == ["b", "b", "a", "a", "b", "b", "a", "b", "b"]
     assert isinstance(timers[0].error, RuntimeError) and len(timers[0].timing.times_s) == 1
     assert timers[1].error is None and len(timers[1].timing.times_s) == 3
@@ -93,7 +89,7 @@ def test_interleave_stops_a_timer_whose_run_raises_and_goes_on_with_the_rest():
 def test_interleave_without_rounds_runs_each_timer_to_the_end_in_turn():
     calls: list[str] = []
     timers = _timers({"a": 2, "b": 1, "c": 2}, {"a": "numpy", "b": "numpy", "c": "jax"}, calls)
-    _bench_timing().interleave(timers, rounds=False)
+    _bench("timing").interleave(timers, rounds=False)
     assert calls == ["c", "c", "c", "a", "a", "a", "b"]
 
 

@@ -42,7 +42,7 @@ WEIGHTNOISE_SIMD_INLINE void tanh_lockstep(const Packet (&x)[S], Packet (&t)[S])
 #define WEIGHTNOISE_EACH for (int s = 0; s < S; ++s)
   const Packet magic = pset1<Packet>(6755399441055744.0);  // 1.5·2⁵²: adding it rounds to an integer
   const Packet one = pset1<Packet>(1.0);
-  Packet w[S], shifted[S], n[S], minus_r[S], r2[S], p[S], q[S], one_minus[S], one_plus[S];
+  Packet w[S], shifted[S], n[S], minus_r[S], r2[S], p[S], q[S], pow2[S], one_minus[S], one_plus[S];
   WEIGHTNOISE_EACH w[s] = pmul(pset1<Packet>(2.0), pmin(pabs(x[s]), pset1<Packet>(20.0)));
   WEIGHTNOISE_EACH shifted[s] = pmadd(w[s], pset1<Packet>(-1.4426950408889634074), magic);
   WEIGHTNOISE_EACH n[s] = psub(shifted[s], magic);
@@ -59,13 +59,13 @@ WEIGHTNOISE_SIMD_INLINE void tanh_lockstep(const Packet (&x)[S], Packet (&t)[S])
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
   typedef long long Bits __attribute__((vector_size(sizeof(Packet))));  // the lanes as 64-bit integers
   // shifted holds 1.5·2⁵² + n, whose low bits are n: (bits + 1023) << 52 is 2ⁿ.
-  WEIGHTNOISE_EACH n[s] = reinterpret_cast<Packet>((reinterpret_cast<Bits>(shifted[s]) + 1023) << 52);
+  WEIGHTNOISE_EACH pow2[s] = reinterpret_cast<Packet>((reinterpret_cast<Bits>(shifted[s]) + 1023) << 52);
 #else
-  WEIGHTNOISE_EACH n[s] = pldexp(one, n[s]);  // Eigen's portable 2ⁿ
+  WEIGHTNOISE_EACH pow2[s] = pldexp(one, n[s]);  // Eigen's portable 2ⁿ
 #endif
   // 1 − 2ⁿ and 1 + 2ⁿ are exact (n ≤ 0); numerator is +0 at x = ±0, so that the sign comes from x alone.
-  WEIGHTNOISE_EACH one_minus[s] = psub(one, n[s]);
-  WEIGHTNOISE_EACH one_plus[s] = padd(one, n[s]);
+  WEIGHTNOISE_EACH one_minus[s] = psub(one, pow2[s]);
+  WEIGHTNOISE_EACH one_plus[s] = padd(one, pow2[s]);
   WEIGHTNOISE_EACH t[s] = pdiv(pmadd(minus_r[s], one_plus[s], pmul(q[s], one_minus[s])),
                                pmadd(minus_r[s], one_minus[s], pmul(q[s], one_plus[s])));
   WEIGHTNOISE_EACH t[s] = por(t[s], pand(x[s], pset1<Packet>(-0.0)));

@@ -17,7 +17,17 @@ import numpy as np
 import pytest
 
 import weightnoise as wn
-from weightnoise import _sweep_cluster, _sweep_grid, _sweep_store, _sweep_task, cli, datasets, experiments, plots
+from weightnoise import (
+    _sweep_cluster,
+    _sweep_grid,
+    _sweep_store,
+    _sweep_submit,
+    _sweep_task,
+    cli,
+    datasets,
+    experiments,
+    plots,
+)
 from weightnoise.sweep import grid_points, load_results
 
 distributed = pytest.importorskip("distributed")
@@ -250,6 +260,45 @@ def test_a_point_that_raises_returns_its_error_instead(data):
     assert row["error"].startswith("MemoryError") and math.isnan(row["noise_test_loss"])
 
 
+# --- submissions ---------------------------------------------------------------------------------------------------
+
+
+class CancelledFuture:
+    status = "cancelled"
+
+
+class FakeClient:
+    """Records what a Submitter scatters and submits; every future it returns reads as cancelled."""
+
+    def __init__(self):
+        self.scattered, self.submitted = 0, []
+
+    def scatter(self, values, **_):
+        self.scattered += 1
+        return [object() for _ in values]
+
+    def submit(self, *_, key, **__):
+        self.submitted.append(key)
+        return CancelledFuture()
+
+
+def test_a_point_the_cluster_cancels_is_submitted_again_with_its_data_shipped_once_more_a_few_times_at_most(data):
+    points = _sweep_grid.expand([{"eta": 0.01, "seed": seed} for seed in (0, 1)], {"data": "fingerprint"})
+    fake = FakeClient()
+    submitter = _sweep_submit.Submitter(fake, {"data": data}, 1, "run")
+    first, second = submitter.submit(points)
+    assert fake.scattered == 1
+    again = submitter.resubmit(first)
+    assert fake.scattered == 2  # the lost copy is replaced ...
+    submitter.resubmit(second)
+    assert fake.scattered == 2  # ... once: the second point takes the new copy
+    for _ in range(_sweep_submit.MAX_SUBMISSIONS - 2):
+        again = submitter.resubmit(again)
+    assert submitter.resubmit(again) is None  # then the cancellation is the point's result
+    assert submitter.pop(again) == points[0]
+    assert len(set(fake.submitted)) == len(fake.submitted) == _sweep_submit.MAX_SUBMISSIONS + 2
+
+
 # --- sweeps on the cluster -----------------------------------------------------------------------------------------
 
 
@@ -344,6 +393,24 @@ def test_a_worker_killed_mid_task_is_retried_and_every_point_ends_with_a_result(
     assert np.isfinite(results[["noise_test_loss", "noise_penalty_distance"]].to_numpy()).all()
     rerun = results[results["key"].map(lambda key: key in killed_key)]
     assert len(rerun) == 1 and rerun["worker"].iloc[0] != victim
+
+
+@needs_sigkill
+def test_when_every_copy_of_the_data_is_lost_it_is_shipped_again_and_every_point_ends_with_a_result(
+        client, data, tmp_path):
+    grid = [{"eta": 0.01, "seed": seed, **LONG} for seed in (2, 3)]
+    running = run_in_thread(wn.sweep, grid, data, client=client, out=tmp_path / "results.csv", progress=False)
+    pids = client.run(os.getpid)
+    deadline = time.monotonic() + 60
+    while len([keys for keys in client.run(executing).values() if keys]) < len(pids):
+        assert time.monotonic() < deadline and not running.done(), "the points did not both start within a minute"
+        time.sleep(0.05)
+    for pid in pids.values():  # the scheduler forgets the scattered data and cancels the points that need it
+        os.kill(pid, signal.SIGKILL)
+    results = running.result(WAIT)
+    client.wait_for_workers(2, timeout=60)
+    assert (results["error"] == "").all(), results["error"].tolist()
+    assert np.isfinite(results[["noise_test_loss", "noise_penalty_distance"]].to_numpy()).all()
 
 
 @needs_sigkill

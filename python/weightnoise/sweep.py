@@ -130,26 +130,23 @@ def _run(pending: list[Point], datasets: dict[str, Dataset], store: MemoryStore,
 
     from ._sweep_cluster import connect, dashboard_line
     from ._sweep_grid import columns
-    from ._sweep_task import blank_row, describe, run_point
+    from ._sweep_submit import Submitter
+    from ._sweep_task import blank_row, describe
 
     with connect(client, scheduler, n_workers, threads) as cluster:
         say(f"running on {cluster.description}")
         say(dashboard_line(cluster.client))
-        names = sorted({point.config["dataset"] for point in pending})
-        # Broadcast: every worker holds a copy, so losing a worker loses no data. Unhashed: keys of this
-        # sweep's own, which it can release at the end without touching another sweep's copy.
-        shipped = dict(zip(names, cluster.client.scatter([datasets[name] for name in names], broadcast=True,
-                                                         hash=False)))
-        run = uuid.uuid4().hex[:8]
-        futures = {cluster.client.submit(run_point, point.key, point.config, columns(point.config),
-                                         shipped[point.config["dataset"]], cluster.threads,
-                                         key=f"weightnoise-sweep-{point.key}-{run}"): point
-                   for point in pending}
+        submitter = Submitter(cluster.client, datasets, cluster.threads, uuid.uuid4().hex[:8])
         bar = tqdm(total=total, initial=total - len(pending), desc="sweep", unit="point", disable=not progress)
         errors = 0
         try:
-            for future in as_completed(list(futures), timeout=timeout):
-                point = futures.pop(future)
+            finished = as_completed(submitter.submit(pending), timeout=timeout)
+            for future in finished:
+                again = submitter.resubmit(future)
+                if again is not None:  # the cluster lost the point's data, not the point
+                    finished.add(again)
+                    continue
+                point = submitter.pop(future)
                 try:
                     row = future.result()
                 except Exception as exc:  # noqa: BLE001 - KilledWorker: it took down workers too often
@@ -160,14 +157,12 @@ def _run(pending: list[Point], datasets: dict[str, Dataset], store: MemoryStore,
                 if errors:
                     bar.set_postfix(errors=errors)
         except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11
-            left = len(futures)
+            left = len(submitter.points)
             raise TimeoutError(f"the sweep ran past its timeout of {timeout:g} s with {left} point{'s' * (left > 1)} "
                                "unfinished; finished rows are written, and a rerun runs the rest") from None
         finally:
             bar.close()
-            if futures:
-                cluster.client.cancel(list(futures))
-            cluster.client.cancel(list(shipped.values()))
+            submitter.cancel()
         if errors:
             say(f"{errors} point{'s' * (errors > 1)} failed; their rows hold the error (column 'error')")
 

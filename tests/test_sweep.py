@@ -268,13 +268,16 @@ class CancelledFuture:
 
 
 class FakeClient:
-    """Records what a Submitter scatters and submits; every future it returns reads as cancelled."""
+    """Counts a Submitter's scatters (which fail after the first ``workers_for``) and records its submissions; every
+    future it returns reads as cancelled."""
 
-    def __init__(self):
-        self.scattered, self.submitted = 0, []
+    def __init__(self, workers_for=math.inf):
+        self.scattered, self.submitted, self.workers_for = 0, [], workers_for
 
     def scatter(self, values, **_):
         self.scattered += 1
+        if self.scattered > self.workers_for:
+            raise TimeoutError("No valid workers found")  # what Dask raises when no worker comes in time
         return [object() for _ in values]
 
     def submit(self, *_, key, **__):
@@ -297,6 +300,16 @@ def test_a_point_the_cluster_cancels_is_submitted_again_with_its_data_shipped_on
     assert submitter.resubmit(again) is None  # then the cancellation is the point's result
     assert submitter.pop(again) == points[0]
     assert len(set(fake.submitted)) == len(fake.submitted) == _sweep_submit.MAX_SUBMISSIONS + 2
+
+
+def test_when_no_worker_takes_the_lost_data_again_the_cancellations_are_the_points_results(data):
+    points = _sweep_grid.expand([{"eta": 0.01, "seed": seed} for seed in (0, 1)], {"data": "fingerprint"})
+    fake = FakeClient(workers_for=1)
+    submitter = _sweep_submit.Submitter(fake, {"data": data}, 1, "run")
+    first, second = submitter.submit(points)
+    assert submitter.resubmit(first) is None
+    assert submitter.resubmit(second) is None and fake.scattered == 2  # not tried again for the second point
+    assert [submitter.pop(first), submitter.pop(second)] == points
 
 
 # --- sweeps on the cluster -----------------------------------------------------------------------------------------

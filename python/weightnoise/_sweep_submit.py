@@ -5,7 +5,8 @@ Dask's active memory manager may later drop the extra copies, so a killed
 worker can take the last copy of a data set with it: the scheduler cannot
 recompute scattered data, forgets it and cancels the points that need it.
 Such a point did not fail; its data set is scattered again and the point is
-submitted again, a few times at most.
+submitted again, a few times at most. If no worker takes the data set again
+(the scatter times out), the cancellation is recorded as the point's error.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Submitter:
         self._submissions: dict[str, int] = {}  # point key -> times submitted
         self.points: dict[Any, Point] = {}  # future -> the point it runs
         self._data_of: dict[Any, Any] = {}  # future -> the scattered data set it was given
+        self._unshippable: set[str] = set()  # data sets the cluster lost and could not take again
 
     def submit(self, points: list[Point]) -> list[Any]:
         """Submit ``points``, shipping the data sets not yet shipped; their futures."""
@@ -47,11 +49,15 @@ class Submitter:
         Its data set is shipped again unless that happened since the point was submitted.
         """
         point = self.points[future]
-        if future.status != "cancelled" or self._submissions[point.key] >= MAX_SUBMISSIONS:
-            return None
         name = point.config["dataset"]
+        if future.status != "cancelled" or self._submissions[point.key] >= MAX_SUBMISSIONS or name in self._unshippable:
+            return None
         if self._shipped[name] is self._data_of[future]:
-            self._ship([name])
+            try:
+                self._ship([name])
+            except (OSError, TimeoutError):  # no worker came back in time (TimeoutError is an OSError from 3.11)
+                self._unshippable.add(name)
+                return None
         del self.points[future], self._data_of[future]
         return self._submit(point)
 

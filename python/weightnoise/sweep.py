@@ -137,10 +137,11 @@ def _run(pending: list[Point], datasets: dict[str, Dataset], store: MemoryStore,
         say(f"running on {cluster.description}")
         say(dashboard_line(cluster.client))
         submitter = Submitter(cluster.client, datasets, cluster.threads, uuid.uuid4().hex[:8])
+        futures = submitter.submit(pending)
         bar = tqdm(total=total, initial=total - len(pending), desc="sweep", unit="point", disable=not progress)
         errors = 0
         try:
-            finished = as_completed(submitter.submit(pending), timeout=timeout)
+            finished = as_completed(futures, timeout=timeout)
             for future in finished:
                 again = submitter.resubmit(future)
                 if again is not None:  # the cluster lost the point's data, not the point

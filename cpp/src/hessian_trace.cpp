@@ -46,7 +46,7 @@ void exact_chunk_trace(const Network<T>& net, const ParamSubset& subset, const R
   };
   // e_l = σ''(z_l) ⊙ g_l, the diagonal part of M_l.
   auto e_of = [&](Index l) {
-    auto e = ts.e.topLeftCorner(rows, layout.fan_out(l));
+    auto e = scratch_of(ts.e, rows, layout.fan_out(l));
     e.array() = s.top(s.d2[l]).array() * s.top(s.g[l]).array();
     return e;
   };
@@ -58,7 +58,7 @@ void exact_chunk_trace(const Network<T>& net, const ParamSubset& subset, const R
   // l = L−3: diag(K)_j = Σ_i W_{L−2}[i, j]² e_{L−2, i}, one batched product.
   {
     const Index l = L - 3;
-    auto diag_k = ts.diag_k.topLeftCorner(rows, layout.fan_out(l));
+    auto diag_k = scratch_of(ts.diag_k, rows, layout.fan_out(l));
     diag_k.noalias() = e_of(L - 2) * W_sq;
     tr = (s.top(s.d1[l]).array().square() * diag_k.array()).rowwise().sum().matrix();
     tr += e_of(l).rowwise().sum();

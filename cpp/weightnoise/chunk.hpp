@@ -20,6 +20,16 @@
 
 namespace weightnoise {
 
+// The first rows·cols entries of a scratch buffer as a rows × cols matrix with
+// adjacent rows. A topLeftCorner of the buffer would keep its row stride, and
+// Eigen then runs elementwise expressions one row at a time with scalar
+// peeling at each row's start; over adjacent rows they run as one loop.
+template <class T>
+Eigen::Map<RowMatrix<T>> scratch_of(RowMatrix<T>& buffer, Index rows, Index cols) {
+  eigen_assert(rows * cols <= buffer.size());
+  return {buffer.data(), rows, cols};
+}
+
 template <class T>
 struct ChunkState {
   std::vector<RowMatrix<T>> a, z, d1, d2, g, delta;
@@ -176,7 +186,7 @@ void write_layer_grad(const Network<T>& net, const ChunkState<T>& s, Index l, co
 template <class T, class U>
 void write_vjp(const Network<T>& net, ChunkState<T>& s, const Eigen::MatrixBase<U>& u, T* grad, bool add) {
   for (Index l = 0; l < net.n_layers(); ++l) {
-    auto ud = s.scratch.topLeftCorner(s.rows, net.layout.fan_out(l));
+    auto ud = scratch_of(s.scratch, s.rows, net.layout.fan_out(l));
     ud = s.top(s.delta[l]).array().colwise() * u.derived().array();
     write_layer_grad(net, s, l, ud, grad, add);
   }

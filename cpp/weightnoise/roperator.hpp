@@ -53,7 +53,7 @@ void r_backward(const Network<T>& net, const ChunkState<T>& s, RState<T>& r, Bac
   const Index L = net.n_layers(), B = s.rows;
   r.rdelta[L - 1].topRows(B).setZero();
   for (Index l = L - 2; l >= 0; --l) {
-    auto acc = r.acc.topLeftCorner(B, net.layout.fan_out(l));
+    auto acc = scratch_of(r.acc, B, net.layout.fan_out(l));
     back_source(l + 1, acc);
     if (l + 2 < L) times_weight(net, l + 1, r.rdelta[l + 1].topRows(B), acc, true);
     auto rdelta = r.rdelta[l].topRows(B).array();
@@ -74,7 +74,7 @@ void accumulate_hvp(const Network<T>& net, ChunkState<T>& s, const RState<T>& r,
   const Index B = s.rows;
   for (Index l = 0; l < net.n_layers(); ++l) {
     auto W = net.layout.weight(hv, l);
-    auto scaled = s.scratch.topLeftCorner(B, net.layout.fan_out(l));
+    auto scaled = scratch_of(s.scratch, B, net.layout.fan_out(l));
     scaled = r.rdelta[l].topRows(B).array().colwise() * u.derived().array();
     add_outer_products<T>(scaled, s.top(s.a[l]), W);
     net.layout.bias(hv, l) += scaled.colwise().sum().transpose();
@@ -153,7 +153,7 @@ T vjp_and_penalty_grad(const Network<T>& net, ChunkState<T>& s, PenaltyState<T>&
   const T norm_sq = penalty_r_passes(net, s, ps, subset);
   const Index B = s.rows;
   for (Index l = 0; l < net.n_layers(); ++l) {
-    auto left = s.scratch.topLeftCorner(B, net.layout.fan_out(l));
+    auto left = scratch_of(s.scratch, B, net.layout.fan_out(l));
     left = s.top(s.delta[l]).array().colwise() * u.derived().array() + scale * ps.r.rdelta[l].topRows(B).array();
     write_layer_grad(net, s, l, left, grad, add);
     if (l > 0) add_outer_products<T>(s.top(s.delta[l]), ps.r.ra[l].topRows(B), net.layout.weight(grad, l), scale);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -33,6 +35,13 @@ def test_equivalence_tables_match_the_reference():
         assert relative_error(compiled.table[name], expected.table[name]) < 1e-10, name
     assert set(compiled.to_dict()) >= {"eta", "measured", "stderr", "slope_textbook", "slope_second_order"}
     assert "log-log slope" in str(compiled)
+
+
+def test_equivalence_options_given_as_numpy_scalars_come_back_as_json():
+    model, X, y = make_problem((3, 5, 1), "tanh", n_examples=20)
+    given = wn.equivalence(model, X, y, [1e-3, 1e-2], np.int64(2), noise=np.str_("local"), antithetic=np.True_,
+                           seed=np.uint64(3))
+    assert json.loads(json.dumps(given.to_dict()))["seed"] == 3
 
 
 def test_full_residual_decays_like_eta_squared_and_textbook_residual_like_eta():

@@ -58,6 +58,15 @@ def test_params_setter_checks_shape_dtype_and_values():
         model.params = np.full(13, np.inf)
     with pytest.raises(TypeError, match="floating point"):
         model.params = np.zeros(13, dtype=int)
+    small = wn.MLP((2, 3, 1), dtype=np.float32)
+    with pytest.raises(ValueError, match="params overflow float32: their largest magnitude is 1e"):
+        small.params = np.full(13, 1e300)
+    assert np.all(np.isfinite(small.params))
+
+
+def test_a_numpy_string_activation_is_kept_as_a_plain_str():
+    model = wn.MLP((2, 3, 1), np.str_("relu"))
+    assert type(model.activation) is str and "activation='relu'" in repr(model)
 
 
 def test_copy_is_independent_and_float32_models_compute_in_float32():

@@ -28,7 +28,7 @@ from weightnoise import (
     experiments,
     plots,
 )
-from weightnoise.sweep import grid_points, load_results
+from weightnoise.sweep import _check_options, grid_points, load_results
 
 distributed = pytest.importorskip("distributed")
 pd = pytest.importorskip("pandas")
@@ -132,6 +132,7 @@ def test_a_dict_grid_without_dataset_runs_on_every_data_set(data):
     ({"eta": [0.01], "hidden": [[0]]}, ValueError, "hidden width must be at least 1"),
     ({"eta": [0.01], "epochs": [0], "cooldown_epochs": [0]}, ValueError, "trains for no epochs"),
     ({"eta": [0.01, 0.01]}, ValueError, "repeats the training run of grid point 0"),
+    ({"eta": [0.01], "seed": [2**63]}, ValueError, r"seed must be below 2\*\*63 in a sweep"),
     ([{"eta": 0.01, "dataset": "other"}], ValueError, "unknown dataset 'other'"),
     ([{"eta": 0.01, "objective": "noise", "objectives": ["plain"]}], ValueError, "both 'objective' and 'objectives'"),
     ([0.01], TypeError, r"grid\[0\] must be a dict"),
@@ -155,13 +156,20 @@ def test_bad_data_are_refused_naming_the_array(data, make, error, match):
 
 @pytest.mark.parametrize("options, error, match", [
     ({"n_workers": 0}, ValueError, "n_workers must be a positive integer"),
-    ({"threads": 1.5}, ValueError, "threads must be a positive integer"),
+    ({"threads": 1.5}, ValueError, r"threads must be an integer in \[1, 1024\]"),
+    ({"threads": 5000}, ValueError, r"threads must be an integer in \[1, 1024\] or None, got 5000"),
+    ({"threads": 2**70}, ValueError, r"threads must be an integer in \[1, 1024\]"),
     ({"timeout": -1}, ValueError, "timeout must be a positive number"),
     ({"retry_errors": "yes"}, TypeError, "retry_errors must be True or False"),
 ])
 def test_bad_options_are_refused(data, options, error, match):
     with pytest.raises(error, match=match):
         wn.sweep({"eta": [0.01]}, data, out=None, progress=False, **options)
+
+
+def test_numpy_integers_are_options_like_python_ints():
+    assert _check_options(client=None, scheduler=None, n_workers=np.int64(2), threads=np.uint8(1),
+                          timeout=None, retry_errors=True, progress=False) == (2, 1)
 
 
 def test_client_and_scheduler_together_are_refused(data, client):

@@ -7,6 +7,7 @@ bad input raises a ValueError or TypeError that names the argument.
 from __future__ import annotations
 
 import collections.abc
+import math
 import numbers
 import os
 import re
@@ -157,10 +158,12 @@ def memory_limit() -> int:
             physical = 0
         return min(DEFAULT_MEMORY_LIMIT, 3 * physical // 4) if physical > 0 else DEFAULT_MEMORY_LIMIT
     match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMgGtT]?)(?:i?[bB])?", text)
-    if match is None or float(match.group(1)) <= 0:
-        raise ValueError(f"{MEMORY_LIMIT_VARIABLE}={text!r} is not a memory size: give bytes or a number with "
-                         "K, M, G or T (binary units), e.g. 8G")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    n_bytes = float(match.group(1)) * _UNITS[match.group(2).lower()] if match is not None else math.nan
+    # At least one byte, and finite: 0.5 would be a limit of 0 bytes, 1e400 one of infinitely many.
+    if not (1 <= n_bytes < math.inf):
+        raise ValueError(f"{MEMORY_LIMIT_VARIABLE}={text!r} is not a memory size: give bytes (at least 1) or a "
+                         "number with K, M, G or T (binary units), e.g. 8G")
+    return int(n_bytes)
 
 
 def _gib(n_bytes: float) -> str:

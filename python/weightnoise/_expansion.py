@@ -124,6 +124,7 @@ def equivalence(impl: ModuleType, model: MLP, X: ArrayLike, y: ArrayLike, etas: 
         row["second_order"] = J + eta * (omega + C)
     table["residual_textbook"] = table["measured"] - table["textbook"]
     table["residual_second_order"] = table["measured"] - table["second_order"]
+    # The options as plain Python values (perturbed_loss has checked them; they may be NumPy scalars).
     return Equivalence(table, log_log_slope(etas, table["residual_textbook"]),
-                       log_log_slope(etas, table["residual_second_order"]), J, omega, C, noise, n_draws,
-                       antithetic, seed)
+                       log_log_slope(etas, table["residual_second_order"]), J, omega, C, str(noise), int(n_draws),
+                       bool(antithetic), int(seed))

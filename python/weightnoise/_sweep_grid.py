@@ -185,6 +185,8 @@ def normalize(config: Mapping[str, Any], datasets: Mapping[str, str], where: str
                                                                                  name("batch_size")),
         "eval_draws": _checks.as_count(config["eval_draws"], name("eval_draws")),
     }
+    if out["seed"] >= 2**63:  # the results tables hold their integer columns as int64
+        raise ValueError(f"{name('seed')} must be below 2**63 in a sweep, got {out['seed']}")
     if out["epochs"] + out["cooldown_epochs"] == 0:
         raise ValueError(f"{where} trains for no epochs: give epochs or cooldown_epochs above 0")
     return out

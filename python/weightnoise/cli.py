@@ -18,7 +18,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -28,6 +28,7 @@ import weightnoise as wn
 
 from . import _sweep_cli, datasets, experiments, plots, report
 from ._typing import StrPath
+from .threads import MAX_THREADS
 
 COMMANDS = ("demo", "equivalence", "train")
 DEFAULT_GRID = [float(f"{eta:.3g}") for eta in np.logspace(-5, -1, 9)]
@@ -68,6 +69,23 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
     return value
+
+
+def _below(parse: Callable[[str], int], limit: int, limit_text: str) -> Callable[[str], int]:
+    """``parse`` that also refuses values of ``limit`` or more."""
+    def parse_below(text: str) -> int:
+        value = parse(text)
+        if value >= limit:
+            raise argparse.ArgumentTypeError(f"must be below {limit_text}, got {text!r}")
+        return value
+    return parse_below
+
+
+# Draws, epochs and minibatch sizes index 32-bit counters of the random streams; seeds are 64-bit.
+_count = _below(_positive_int, 2**32, "2**32")
+_epochs = _below(_non_negative_int, 2**32, "2**32")
+_seed = _below(_non_negative_int, 2**64, "2**64")
+_threads = _below(_non_negative_int, MAX_THREADS + 1, str(MAX_THREADS + 1))
 
 
 def _integer(text: str) -> int:
@@ -124,19 +142,19 @@ def _common_options() -> _Parser:
     noise.add_argument("--noise", choices=wn.NOISE_MODES, default="local",
                        help="how the weight noise is sampled (default local: per example, through the "
                             "pre-activations)")
-    noise.add_argument("--epochs", type=_non_negative_int, default=400, metavar="N",
+    noise.add_argument("--epochs", type=_epochs, default=400, metavar="N",
                        help="epochs of the first training phase (default 400)")
-    noise.add_argument("--cooldown-epochs", type=_non_negative_int, metavar="N",
+    noise.add_argument("--cooldown-epochs", type=_epochs, metavar="N",
                        help="epochs of a second phase at a tenth of the learning rate, which settles the noisy "
                             "iterate (default: half of --epochs)")
     noise.add_argument("--lr", type=_positive_float, default=0.05, help="learning rate (default 0.05)")
     noise.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="(default sgd)")
     noise.add_argument("--momentum", type=_momentum, default=0.9, help="SGD momentum (default 0.9)")
-    noise.add_argument("--batch-size", type=_positive_int, metavar="N", help="minibatch size (default: full batch)")
+    noise.add_argument("--batch-size", type=_count, metavar="N", help="minibatch size (default: full batch)")
     output = parent.add_argument_group("run and output")
-    output.add_argument("--seed", type=_non_negative_int, default=0,
+    output.add_argument("--seed", type=_seed, default=0,
                         help="seed of the data, the split, the initialization and the noise (default 0)")
-    output.add_argument("--threads", type=_non_negative_int, metavar="N",
+    output.add_argument("--threads", type=_threads, metavar="N",
                         help="threads of the kernels (default: all; results do not depend on it)")
     output.add_argument("--out", default="weightnoise-results", metavar="DIR",
                         help="folder for results.json and the figures (default weightnoise-results)")
@@ -149,7 +167,7 @@ def _grid_option(parser: argparse.ArgumentParser, flag: str, dest: str) -> None:
     parser.add_argument(flag, dest=dest, type=_positive_float, nargs="+", default=DEFAULT_GRID, metavar="ETA",
                         help="the grid of noise variances η of the equivalence table (default 9 values, "
                              "log-spaced from 1e-5 to 1e-1)")
-    parser.add_argument("--draws", type=_positive_int, default=500, metavar="K",
+    parser.add_argument("--draws", type=_count, default=500, metavar="K",
                         help="antithetic draws of J̃_η per η (default 500); the O(η²) remainder is resolved "
                              "down to smaller η with more draws, at proportional cost")
 
@@ -157,9 +175,9 @@ def _grid_option(parser: argparse.ArgumentParser, flag: str, dest: str) -> None:
 def _train_etas_option(parser: argparse.ArgumentParser, flag: str) -> None:
     parser.add_argument(flag, dest="train_etas", type=_positive_float, nargs="+", default=DEFAULT_TRAIN_ETAS,
                         metavar="ETA", help="noise variances η to train with (default 0.003 0.03)")
-    parser.add_argument("--eval-draws", type=_positive_int, default=100, metavar="K",
+    parser.add_argument("--eval-draws", type=_count, default=100, metavar="K",
                         help="antithetic draws of the final J̃_η of each trained model (default 100)")
-    parser.add_argument("--monitor-every", type=_positive_int, metavar="N",
+    parser.add_argument("--monitor-every", type=_count, metavar="N",
                         help="record J, J̃_η, ηΩ, ηC and test J every N epochs (default: about 40 points per "
                              "curve)")
 
@@ -342,8 +360,9 @@ def _draw(results: dict[str, Any], out: Path, args: argparse.Namespace, say: _Sa
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``weightnoise`` command; returns the exit status.
 
-    Errors in the arguments, the data or the output folder print one line,
-    ``weightnoise: error: …``, to stderr and return 2; no traceback.
+    Errors in the arguments, the data or the output folder, and work too
+    large for memory, print one line, ``weightnoise: error: …``, to stderr
+    and return 2; no traceback.
     """
     try:
         args = parse(argv)
@@ -353,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("weightnoise: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (CLIError, ValueError, TypeError, OSError) as exc:
+    except (CLIError, ValueError, TypeError, OSError, MemoryError) as exc:
         if os.environ.get("WEIGHTNOISE_TRACEBACK"):
             raise
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _checks
 from ._typing import StrPath
 
 SYNTHETIC_FEATURES = ("x0", "x1", "x2", "x3", "x4")
@@ -83,6 +84,9 @@ def synthetic(n_examples: int = 800, noise: float = 0.3,
     X : ndarray of shape (n_examples, 5)
     y : ndarray of shape (n_examples,)
     """
+    # X, y and the standardized copies of the split: about twice X and y.
+    _checks.check_memory(2 * n_examples * (len(SYNTHETIC_FEATURES) + 1), 8, f"synthetic data of {n_examples} rows",
+                         "ask for fewer rows")
     rng = np.random.default_rng([seed, 20240601])  # its own stream: the split and the model use ``seed`` too
     X = rng.standard_normal((n_examples, len(SYNTHETIC_FEATURES)))
     y = np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] * X[:, 2] + 0.3 * np.tanh(X[:, 3]) + noise * rng.standard_normal(n_examples)

@@ -81,7 +81,7 @@ class MLP:
         self._sizes = _resolve_sizes(layer_sizes)
         if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {ACTIVATIONS}")
-        self._activation = activation
+        self._activation = str(activation)  # a NumPy str_ too: the model shows and saves a plain str
         self._dtype = _resolve_dtype(dtype)
         seed = _resolve_seed(seed)
         from . import _checks  # (imports this module)
@@ -129,7 +129,12 @@ class MLP:
             raise TypeError(f"params must be floating point, got dtype {value.dtype}")
         if not np.all(np.isfinite(value)):
             raise ValueError("params contain NaN or Inf")
-        self._params[...] = value
+        with np.errstate(over="ignore", invalid="ignore"):
+            stored = value.astype(self._params.dtype)
+        if not np.all(np.isfinite(stored)):
+            raise ValueError(f"params overflow {self._params.dtype}: their largest magnitude is "
+                             f"{np.max(np.abs(value)):.3g}")
+        self._params[...] = stored
 
     @property
     def layers(self) -> list[tuple[FloatArray, FloatArray]]:

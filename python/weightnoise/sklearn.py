@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from . import _checks
 from .derivatives import predict as _predict
 from .model import MLP
 from .training import fit as _fit
@@ -187,8 +188,9 @@ class WeightNoiseRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         batch_size = self.batch_size
         if isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool):
             batch_size = min(int(batch_size), inputs.shape[0])  # invalid values are left to weightnoise.fit
+        learning_rate = _checks.as_positive(self.learning_rate, "learning_rate", dtype)  # fit would call it lr
         result = _fit(model, inputs, targets, objective=self.objective, eta=self.eta, noise=self.noise,
-                      optimizer=self.optimizer, lr=self.learning_rate, momentum=self.momentum,
+                      optimizer=self.optimizer, lr=learning_rate, momentum=self.momentum,
                       epochs=self.epochs, batch_size=batch_size, seed=train_seed, progress=bool(self.verbose),
                       monitor=bool(self.monitor))
         self.model_ = result.model
@@ -254,8 +256,8 @@ class WeightNoiseRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         """(initialization seed, training seed) from random_state."""
         state = self.random_state
         if isinstance(state, numbers.Integral) and not isinstance(state, bool):
-            if state < 0:
-                raise ValueError(f"random_state must be a non-negative int, got {state}")
+            if not 0 <= state < 2**64:
+                raise ValueError(f"random_state must be an int in [0, 2**64), got {state}")
             return int(state), int(state)
         rng = check_random_state(state)
         init_seed, train_seed = rng.randint(0, _SEED_BOUND, size=2)

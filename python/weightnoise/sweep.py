@@ -13,11 +13,15 @@ This module imports neither Dask nor pandas until a sweep runs, so that
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
 
 from ._typing import StrPath
+from .threads import MAX_THREADS
 
 if TYPE_CHECKING:
     import distributed
@@ -98,8 +102,8 @@ def sweep(grid: Grid, data: SweepData, *, client: distributed.Client | None = No
 
     datasets = _sweep_data.as_datasets(data)
     points = _sweep_grid.expand(grid, {name: _sweep_data.fingerprint(d) for name, d in datasets.items()})
-    _check_options(client=client, scheduler=scheduler, n_workers=n_workers, threads=threads, timeout=timeout,
-                   retry_errors=retry_errors, progress=progress)
+    n_workers, threads = _check_options(client=client, scheduler=scheduler, n_workers=n_workers, threads=threads,
+                                        timeout=timeout, retry_errors=retry_errors, progress=progress)
     _import_pandas()
     store = _sweep_store.open_store(out)
     done = store.finished(retry_errors)
@@ -196,20 +200,27 @@ def grid_points(grid: Grid, data: SweepData) -> list[dict[str, Any]]:
 
 
 def _check_options(*, client: object, scheduler: object, n_workers: object, threads: object, timeout: object,
-                   retry_errors: object, progress: object) -> None:
+                   retry_errors: object, progress: object) -> tuple[int | None, int | None]:
+    """Raise for a bad option; n_workers and threads as Python ints (or None)."""
     if client is not None and scheduler is not None:
         raise ValueError("give client or scheduler, not both")
     if scheduler is not None and not isinstance(scheduler, str):
         raise TypeError(f"scheduler must be an address such as 'tcp://host:8786', got {scheduler!r}")
-    for name, value in (("n_workers", n_workers), ("threads", threads)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+    for name, value, most in (("n_workers", n_workers, None), ("threads", threads, MAX_THREADS)):
+        if value is None:
+            continue
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1 \
+                or (most is not None and value > most):
+            bound = "a positive integer" if most is None else f"an integer in [1, {most}]"
+            raise ValueError(f"{name} must be {bound} or None, got {value!r}")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not math.isfinite(timeout) or timeout <= 0):
         raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
     for name, value in (("retry_errors", retry_errors), ("progress", progress)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False, got {value!r}")
+    return (None if n_workers is None else int(cast(int, n_workers)),
+            None if threads is None else int(cast(int, threads)))
 
 
 def _import_pandas() -> Any:  # the pandas module (untyped)

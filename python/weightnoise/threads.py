@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 from . import _core
 
+MAX_THREADS: int = _core.max_threads
+
 
 def set_num_threads(n: int | None) -> None:
     """Use ``n`` threads in every kernel; ``None`` or 0 restores OpenMP's default.
@@ -17,8 +19,8 @@ def set_num_threads(n: int | None) -> None:
     """
     if n is None:
         n = 0
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"n must be a non-negative integer or None, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 0 <= n <= MAX_THREADS:
+        raise ValueError(f"n must be an integer in [0, {MAX_THREADS}] or None, got {n!r}")
     _core.set_num_threads(int(n))
 
 

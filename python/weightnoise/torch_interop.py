@@ -140,7 +140,8 @@ def from_torch(sequential: nn.Sequential) -> MLP:
         raise ValueError(f"weightnoise networks have a scalar output; the last Linear layer has "
                          f"{sizes[-1]} outputs")
     dtypes = {p.dtype for p in sequential.parameters()}
-    dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(dtypes.pop()) if len(dtypes) == 1 else None
+    dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(next(iter(dtypes))) if len(dtypes) == 1 \
+        else None
     if dtype is None:
         raise TypeError(f"the parameters must be all float32 or all float64, got {sorted(map(str, dtypes))}; "
                         "convert with sequential.double() or .float()")

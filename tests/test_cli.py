@@ -193,6 +193,12 @@ def test_bad_arguments_give_one_line_and_exit_2(arguments, words, capsys, tmp_pa
     assert not (tmp_path / "out" / "results.json").exists()
 
 
+def test_a_diverging_run_is_a_one_line_error_without_numpy_warnings(capsys, tmp_path):
+    code = cli.main(["train", "--lr", "1e300", "--epochs", "2", "--no-progress", "--out", str(tmp_path / "out")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "training diverged" in lines[0], lines
+
+
 def test_an_output_folder_that_is_a_file_is_a_one_line_error(capsys, tmp_path):
     blocker = tmp_path / "taken"
     blocker.write_text("not a folder")

@@ -35,7 +35,8 @@ class Estimate:
     @classmethod
     def from_draws(cls, draws: ArrayLike, n_evaluations: int) -> Estimate:
         draws = np.asarray(draws)
-        stderr = draws.std(ddof=1) / np.sqrt(draws.size) if draws.size > 1 else np.nan
+        with np.errstate(invalid="ignore", over="ignore"):  # infinite draws (a diverged model): NaN, no warning
+            stderr = draws.std(ddof=1) / np.sqrt(draws.size) if draws.size > 1 else np.nan
         return cls(draws.dtype.type(draws.mean()), draws.dtype.type(stderr), int(n_evaluations), draws)
 
     def __str__(self) -> str:

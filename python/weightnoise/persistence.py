@@ -13,9 +13,11 @@ readable without pickle) holding
 ``params``         the flat parameter vector, shape ``(n_params,)``
 =================  ==========================================================
 
-A checkpoint adds ``epoch`` (finished epochs), ``optimizer`` (name),
-``optimizer_step``, ``optimizer_moments`` (``(1 or 2, n_params)``),
-``settings`` and ``history`` (JSON strings) and ``data_fingerprint``.
+A checkpoint adds ``epoch`` (finished epochs, the length of the history),
+``optimizer`` (name), ``optimizer_step``, ``optimizer_moments`` (``(1 or 2,
+n_params)``, finite), ``settings`` and ``history`` (JSON strings),
+``data_fingerprint`` and ``start_fingerprint`` (SHA-256 digests of the
+training data and of the starting model's dtype and parameters).
 
 Writes are atomic: the archive is written to a temporary file in the same
 folder, flushed to disk and renamed over the target, so an interrupted save
@@ -102,6 +104,8 @@ def _read(path: StrPath) -> dict[str, Array]:
     if version is None or version.shape != () or version.dtype.kind not in "iu":
         raise ValueError(f"{path}: the format version must be an integer, got {version!r}")
     version = int(version)
+    if version < 1:  # versions count from 1: a lower one is damage, not an old file
+        raise ValueError(f"{path}: the format version must be at least 1, got {version}")
     if version > VERSION:
         raise ValueError(f"{path} has format version {version}; this weightnoise reads up to {VERSION}")
     return arrays
@@ -165,23 +169,75 @@ def load(path: StrPath) -> MLP:
 
 
 def write_checkpoint(path: StrPath, model: MLP, *, epoch: int, optimizer: str, step: int, moments: FloatArray,
-                     settings: dict[str, Any], history: list[dict[str, Any]], fingerprint: str) -> None:
+                     settings: dict[str, Any], history: list[dict[str, Any]], fingerprint: str,
+                     start_fingerprint: str) -> None:
     """Write a training checkpoint atomically."""
     _atomic_savez(path, dict(_model_arrays(model), kind=np.array("checkpoint"), epoch=np.array(epoch),
                              optimizer=np.array(optimizer), optimizer_step=np.array(step),
                              optimizer_moments=moments, settings=np.array(json.dumps(settings, sort_keys=True)),
-                             history=np.array(json.dumps(history)), data_fingerprint=np.array(fingerprint)))
+                             history=np.array(json.dumps(history)), data_fingerprint=np.array(fingerprint),
+                             start_fingerprint=np.array(start_fingerprint)))
+
+
+# Checks of a checkpoint's entries. Each names the file: a damaged checkpoint must not surface as a bare
+# KeyError or JSONDecodeError, nor as a wrong result or a misleading error later in training.
+
+def _entry(arrays: dict[str, Array], path: StrPath, name: str) -> Array:
+    if name not in arrays:
+        raise ValueError(f"{path} lacks the entry '{name}'")
+    return arrays[name]
+
+
+def _count(arrays: dict[str, Array], path: StrPath, name: str) -> int:
+    value = _entry(arrays, path, name)
+    if value.shape != () or value.dtype.kind not in "iu":
+        raise ValueError(f"{path}: {name} must be an integer, got {value.dtype} of shape {value.shape}")
+    try:
+        return _checks.as_count(int(value), name, 0)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _text(arrays: dict[str, Array], path: StrPath, name: str) -> str:
+    value = _entry(arrays, path, name)
+    if value.shape != () or value.dtype.kind != "U":
+        raise ValueError(f"{path}: {name} must be a string, got {value.dtype} of shape {value.shape}")
+    return str(value)
+
+
+def _json(arrays: dict[str, Array], path: StrPath, name: str) -> Any:
+    try:
+        return json.loads(_text(arrays, path, name))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: {name} is not valid JSON ({exc})") from None
 
 
 def read_checkpoint(path: StrPath) -> dict[str, Any]:
-    """A checkpoint's model and training state, checked."""
+    """A checkpoint's model and training state, checked.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, if it is not a checkpoint or an entry is missing or damaged.
+    """
     arrays = _read(path)
     if str(arrays.get("kind", "")) != "checkpoint":
         raise ValueError(f"{path} holds a model, not a training checkpoint")
     model = _model_from(arrays, path)
-    moments = arrays["optimizer_moments"]
+    moments = _entry(arrays, path, "optimizer_moments")
     if moments.ndim != 2 or moments.shape[1] != model.n_params or moments.dtype != model.dtype:
         raise ValueError(f"{path}: optimizer moments of shape {moments.shape} do not match the model")
-    return dict(model=model, epoch=int(arrays["epoch"]), optimizer=str(arrays["optimizer"]),
-                step=int(arrays["optimizer_step"]), moments=moments, settings=json.loads(str(arrays["settings"])),
-                history=json.loads(str(arrays["history"])), fingerprint=str(arrays["data_fingerprint"]))
+    if not np.all(np.isfinite(moments)):  # else training diverges at once, seemingly for too large an lr
+        raise ValueError(f"{path}: the optimizer moments are not all finite")
+    epoch = _count(arrays, path, "epoch")
+    settings, history = _json(arrays, path, "settings"), _json(arrays, path, "history")
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: settings must be a JSON object")
+    if not isinstance(history, list) or not all(isinstance(record, dict) for record in history):
+        raise ValueError(f"{path}: history must be a JSON list of records")
+    if epoch != len(history):  # the loop resumes at len(history): the two must agree
+        raise ValueError(f"{path}: epoch is {epoch} but the history holds {len(history)} epochs")
+    return dict(model=model, epoch=epoch, optimizer=_text(arrays, path, "optimizer"),
+                step=_count(arrays, path, "optimizer_step"), moments=moments, settings=settings, history=history,
+                fingerprint=_text(arrays, path, "data_fingerprint"),
+                start_fingerprint=_text(arrays, path, "start_fingerprint"))

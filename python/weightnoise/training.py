@@ -20,6 +20,7 @@ step), so a run resumed from a checkpoint repeats the uninterrupted run exactly.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -161,7 +162,7 @@ def _value_and_grad(model: MLP, X: ArrayLike, y: ArrayLike, ids: ArrayLike | Non
 def train_step(model: MLP, X: ArrayLike, y: ArrayLike, state: OptimizerState, ids: ArrayLike | None = None, *,
                objective: str = "plain", eta: float = 0.0, noise: str = "local", lr: float, momentum: float = 0.0,
                seed: int = 0, epoch: int = 0, layers: Collection[int] | None = None,
-               biases: bool = True) -> tuple[MLP, OptimizerState, float]:
+               biases: bool = True) -> tuple[MLP, OptimizerState, np.floating[Any]]:
     """One optimizer step on the minibatch ``ids``.
 
     Returns
@@ -171,7 +172,7 @@ def train_step(model: MLP, X: ArrayLike, y: ArrayLike, state: OptimizerState, id
     state : OptimizerState
         The optimizer's state after the step (``step`` advanced by one; shared
         noise of this step is keyed by the old ``state.step``).
-    batch_loss : float
+    batch_loss : NumPy scalar of the model's dtype
         Mean squared residual of the batch (perturbed, under noise).
 
     Raises
@@ -191,7 +192,9 @@ def train_step(model: MLP, X: ArrayLike, y: ArrayLike, state: OptimizerState, id
     params, moments, step, loss_sum = _core.train_step(*_spec(model), X, y, ids, core, epoch, state.step,
                                                        np.ascontiguousarray(state.moments, dtype=model.dtype))
     _check_diverged(model, params, lr)
-    return model.with_params(params), OptimizerState(state.optimizer, step, moments), loss_sum / ids.size
+    # The batch loss as a scalar of the model's dtype, as the reference's NumPy sum gives it.
+    return model.with_params(params), OptimizerState(state.optimizer, step, moments), \
+        model.dtype.type(loss_sum / ids.size)
 
 
 @dataclass
@@ -281,6 +284,13 @@ def _fingerprint(X: Array, y: Array) -> str:
     return digest.hexdigest()
 
 
+def _model_fingerprint(model: MLP) -> str:
+    """The starting point's identity: a resume from another start would silently continue a different run."""
+    digest = hashlib.sha256(model.dtype.name.encode())
+    digest.update(np.ascontiguousarray(model.params).tobytes())
+    return digest.hexdigest()
+
+
 def _monitor(model: MLP, X: Array, y: Array, validation: tuple[Array, Array] | None, eta: float, noise: str,
              eval_draws: int, seed: int, layers: Collection[int] | None, biases: bool) -> dict[str, float]:
     start = time.perf_counter()
@@ -323,7 +333,8 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
     momentum : float
         SGD momentum in [0, 1).
     epochs : int
-        Total epochs (a resumed run continues up to this count).
+        Total epochs (a resumed run continues up to this count; fewer than the
+        checkpoint already holds raise a ValueError).
     batch_size : int
     seed : int
         Seed of the minibatch order and of the noise.
@@ -347,11 +358,17 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
     eval_draws : int
         Draws of the monitored J̃_η estimate (antithetic; 0 skips it).
     checkpoint : path, optional
-        Write a checkpoint (atomically) after every epoch. A folder, or a file in
-        a folder that does not exist, raises before the first epoch.
+        Write a checkpoint (atomically) after every epoch; a str, bytes or path
+        object. A folder, or a file in a folder that does not exist, raises
+        before the first epoch.
     resume : bool
         Continue from ``checkpoint`` if it exists; the run then equals the
-        uninterrupted one exactly. Its settings and data must match.
+        uninterrupted one exactly. The checkpoint's architecture, settings
+        (the optimizer included), data and starting model (its parameters,
+        by a SHA-256 fingerprint) must be this call's, and ``epochs`` at least
+        its finished epochs. Otherwise, or if the file is damaged, a ValueError
+        names the file and what is wrong; so does a checkpoint from before
+        weightnoise stored the starting model's fingerprint.
     layers, biases
         The parameters that carry noise (and that Ω and C range over).
 
@@ -387,12 +404,14 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
         raise ValueError("resume=True needs a checkpoint path")
     if checkpoint is not None:
         persistence.check_writable(checkpoint, "checkpoint")
+        checkpoint = Path(os.fsdecode(checkpoint))  # one form for bytes, str and path objects
     _check_fit_memory(model, X.shape[0], settings, monitor, eval_draws)
     fingerprint = _fingerprint(X, y) if checkpoint is not None else ""
+    start_fingerprint = _model_fingerprint(model) if checkpoint is not None else ""
 
     result = FitResult(model.copy(), [], OptimizerState.create(settings["optimizer"], model), settings)
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        _restore(result, checkpoint, fingerprint)
+    if resume and checkpoint is not None and checkpoint.exists():
+        _restore(result, checkpoint, fingerprint, start_fingerprint, epochs)
 
     bar = _progress_bar(progress, epochs, len(result.history), settings["objective"])
     try:
@@ -418,7 +437,8 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
                 persistence.write_checkpoint(checkpoint, result.model, epoch=epoch + 1,
                                              optimizer=result.state.optimizer, step=result.state.step,
                                              moments=result.state.moments, settings=settings,
-                                             history=result.history, fingerprint=fingerprint)
+                                             history=result.history, fingerprint=fingerprint,
+                                             start_fingerprint=start_fingerprint)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{record.get('loss', batch_loss):.4g}")
@@ -433,7 +453,7 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
     return result
 
 
-def _restore(result: FitResult, checkpoint: StrPath, fingerprint: str) -> None:
+def _restore(result: FitResult, checkpoint: Path, fingerprint: str, start_fingerprint: str, epochs: int) -> None:
     saved = persistence.read_checkpoint(checkpoint)
     model = saved["model"]
     if (model.layer_sizes, model.activation, model.dtype) != (result.model.layer_sizes, result.model.activation,
@@ -443,11 +463,23 @@ def _restore(result: FitResult, checkpoint: StrPath, fingerprint: str) -> None:
         changed = {k: (saved["settings"].get(k), v) for k, v in result.settings.items()
                    if saved["settings"].get(k) != v}
         raise ValueError(f"checkpoint {checkpoint} was written with other settings (saved, now): {changed}")
+    if saved["optimizer"] != result.settings["optimizer"]:
+        raise ValueError(f"checkpoint {checkpoint} holds the state of optimizer {saved['optimizer']!r}, "
+                         f"but this fit uses {result.settings['optimizer']!r}")
+    state = OptimizerState(saved["optimizer"], saved["step"], saved["moments"])
+    try:
+        _check_state(model, state)
+    except ValueError as exc:
+        raise ValueError(f"checkpoint {checkpoint} is damaged: {exc}") from None
     if saved["fingerprint"] != fingerprint:
         raise ValueError(f"checkpoint {checkpoint} was written for other training data")
-    result.model = model
-    result.state = OptimizerState(saved["optimizer"], saved["step"], saved["moments"])
-    result.history = saved["history"]
+    if saved["start_fingerprint"] != start_fingerprint:
+        raise ValueError(f"checkpoint {checkpoint} was started from another model (same architecture, other "
+                         "parameters); pass the run's starting model, or resume=False to start afresh")
+    if saved["epoch"] > epochs:  # epochs is the total: a shorter run than the saved one is not a resume
+        raise ValueError(f"checkpoint {checkpoint} already holds {saved['epoch']} epochs, more than "
+                         f"epochs={epochs}")
+    result.model, result.state, result.history = model, state, saved["history"]
 
 
 def _progress_bar(progress: bool, epochs: int, done: int, objective: str) -> Any:

@@ -209,8 +209,8 @@ def _check_options(*, client: object, scheduler: object, n_workers: object, thre
     for name, value, most in (("n_workers", n_workers, None), ("threads", threads, MAX_THREADS)):
         if value is None:
             continue
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1 \
-                or (most is not None and value > most):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+                or not 1 <= int(value) <= (most or math.inf):
             bound = "a positive integer" if most is None else f"an integer in [1, {most}]"
             raise ValueError(f"{name} must be {bound} or None, got {value!r}")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))

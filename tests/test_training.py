@@ -39,6 +39,7 @@ def test_one_step_matches_the_reference(objective, noise, optimizer, dtype):
         assert relative_error(s1.moments, s2.moments) <= tol
         assert loss1 == pytest.approx(loss2, rel=tol) and s1.step == s2.step == 4
         assert m1.params.dtype == s1.moments.dtype == dtype
+        assert type(loss1) is type(loss2) is dtype
 
 
 @pytest.mark.parametrize("objective, noise", OBJECTIVES)

@@ -561,4 +561,4 @@ def train_step(model: MLP, X: ArrayLike, y: ArrayLike, state: OptimizerState, id
         m_hat = moments[0] / (1 - beta1**t)
         v_hat = moments[1] / (1 - beta2**t)
         params = model.params - lr * m_hat / (np.sqrt(v_hat) + ADAM_EPSILON)
-    return model.with_params(params), OptimizerState(state.optimizer, t, moments), loss_sum / ids.size
+    return model.with_params(params), OptimizerState(state.optimizer, t, moments), model.dtype.type(loss_sum / ids.size)

@@ -120,6 +120,7 @@ INVALID_NETS = [
     (nn.Sequential(nn.Linear(3, 4), nn.Softplus(threshold=5.0), nn.Linear(4, 1)), ValueError, "threshold"),
     (nn.Sequential(nn.Identity()), ValueError, "no nn.Linear"),
     (nn.Sequential(nn.Linear(3, 1).half()), TypeError, r"float32 or all float64, got \['torch.float16'\]"),
+    (nn.Sequential(nn.Linear(3, 1, device="meta")), ValueError, "meta device"),
     (nn.Sequential(nn.Linear(3, 4).double(), nn.Tanh(), nn.Linear(4, 1)), TypeError, "float32 or all float64"),
     (nn.Linear(3, 1), TypeError, "nn.Sequential"),
 ]

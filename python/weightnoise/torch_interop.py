@@ -139,6 +139,9 @@ def from_torch(sequential: nn.Sequential) -> MLP:
     if sizes[-1] != 1:
         raise ValueError(f"weightnoise networks have a scalar output; the last Linear layer has "
                          f"{sizes[-1]} outputs")
+    if any(p.is_meta for p in sequential.parameters()):
+        raise ValueError("the parameters are on the meta device and hold no values; materialize them first "
+                         "(sequential.to_empty(device='cpu'), then initialize)")
     dtypes = {p.dtype for p in sequential.parameters()}
     dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(next(iter(dtypes))) if len(dtypes) == 1 \
         else None

@@ -26,7 +26,7 @@ import numpy as np
 
 import weightnoise as wn
 
-from . import _sweep_cli, datasets, experiments, plots, report
+from . import _checks, _sweep_cli, datasets, experiments, plots, report
 from ._typing import StrPath
 from .threads import MAX_THREADS
 
@@ -82,8 +82,8 @@ def _below(parse: Callable[[str], int], limit: int, limit_text: str) -> Callable
 
 
 # Draws, epochs and minibatch sizes index 32-bit counters of the random streams; seeds are 64-bit.
-_count = _below(_positive_int, 2**32, "2**32")
-_epochs = _below(_non_negative_int, 2**32, "2**32")
+_count = _below(_positive_int, _checks.COUNT_LIMIT, "2**32")
+_epochs = _below(_non_negative_int, _checks.COUNT_LIMIT, "2**32")
 _seed = _below(_non_negative_int, 2**64, "2**64")
 _threads = _below(_non_negative_int, MAX_THREADS + 1, str(MAX_THREADS + 1))
 

@@ -130,8 +130,8 @@ class MLP:
         if not np.all(np.isfinite(value)):
             raise ValueError("params contain NaN or Inf")
         with np.errstate(over="ignore", invalid="ignore"):
-            stored = value.astype(self._params.dtype)
-        if not np.all(np.isfinite(stored)):
+            stored = value.astype(self._params.dtype, copy=False)
+        if stored is not value and not np.all(np.isfinite(stored)):  # only a cast to a narrower dtype overflows
             raise ValueError(f"params overflow {self._params.dtype}: their largest magnitude is "
                              f"{np.max(np.abs(value)):.3g}")
         self._params[...] = stored

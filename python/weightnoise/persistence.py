@@ -17,7 +17,7 @@ A checkpoint adds ``epoch`` (finished epochs, the length of the history),
 ``optimizer`` (name), ``optimizer_step``, ``optimizer_moments`` (``(1 or 2,
 n_params)``, finite), ``settings`` and ``history`` (JSON strings),
 ``data_fingerprint`` and ``start_fingerprint`` (SHA-256 digests of the
-training data and of the starting model's dtype and parameters).
+training data and of the starting model's parameters).
 
 Writes are atomic: the archive is written to a temporary file in the same
 folder, flushed to disk and renamed over the target, so an interrupted save

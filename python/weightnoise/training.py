@@ -276,18 +276,12 @@ def _check_fit_memory(model: MLP, n_examples: int, settings: dict[str, Any], mon
                                         n_draws=eval_draws, noise=settings["noise"])
 
 
-def _fingerprint(X: Array, y: Array) -> str:
+def _fingerprint(*arrays: Array) -> str:
+    """A SHA-256 of the arrays' shapes and bytes (C order): the identity of a checkpoint's data or starting model."""
     digest = hashlib.sha256()
-    for array in (X, y):
+    for array in arrays:
         digest.update(str(array.shape).encode())
         digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def _model_fingerprint(model: MLP) -> str:
-    """The starting point's identity: a resume from another start would silently continue a different run."""
-    digest = hashlib.sha256(model.dtype.name.encode())
-    digest.update(np.ascontiguousarray(model.params).tobytes())
     return digest.hexdigest()
 
 
@@ -407,7 +401,8 @@ def fit(model: MLP, X: ArrayLike, y: ArrayLike, *, objective: str = "plain", eta
         checkpoint = Path(os.fsdecode(checkpoint))  # one form for bytes, str and path objects
     _check_fit_memory(model, X.shape[0], settings, monitor, eval_draws)
     fingerprint = _fingerprint(X, y) if checkpoint is not None else ""
-    start_fingerprint = _model_fingerprint(model) if checkpoint is not None else ""
+    # A resume from another starting model would silently continue a different run (its dtype is checked apart).
+    start_fingerprint = _fingerprint(model.params) if checkpoint is not None else ""
 
     result = FitResult(model.copy(), [], OptimizerState.create(settings["optimizer"], model), settings)
     if resume and checkpoint is not None and checkpoint.exists():

@@ -80,17 +80,18 @@ void affine(const Network<T>& net, ChunkState<T>& s, Index l) {
   times_weight_transposed(net, l, s.top(s.a[l]), s.top(s.z[l]), true, false);
 }
 
-// out (+)= in · W_l (rows × d_l): ∂ŷ/∂a_l from ∂ŷ/∂z_l. W_l's rows are read
-// in place when they are whole packets.
+// out (+)= in · W_l (rows × d_l): ∂ŷ/∂a_l from ∂ŷ/∂z_l, through the
+// network's padded copy of W_l where it keeps one.
 template <class T, class In, class Out>
 void times_weight(const Network<T>& net, Index l, const In& in, Out&& out, bool add = false) {
-  const Index k = net.layout.fan_out(l), n = net.layout.fan_in(l);
-  if (n < gemm::kPacket<T> || !gemm::whole_packets<T>(n)) {
+  const RowMatrix<T>& rows = net.rows(l);
+  if (rows.size() == 0) {
     if (add) out.noalias() += in * net.weight(l);
     else out.noalias() = in * net.weight(l);
     return;
   }
-  gemm::multiply(in.data(), in.outerStride(), net.weight(l).data(), n, in.rows(), k, n, out.data(),
+  const Index k = net.layout.fan_out(l), n = net.layout.fan_in(l);
+  gemm::multiply(in.data(), in.outerStride(), rows.data(), rows.outerStride(), in.rows(), k, n, out.data(),
                  out.outerStride(), {T(1), add});
 }
 

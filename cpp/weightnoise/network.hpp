@@ -54,11 +54,13 @@ class Layout {
 };
 
 // A read-only network over a parameter vector owned elsewhere (an aligned
-// copy of a NumPy array, or a perturbed θ), with [W_lᵀ; b_lᵀ] of each layer at
-// least a packet wide packed once, for the products a W_lᵀ + b_lᵀ of every
-// chunk (gemm reads B along its rows): packing per chunk cost 4% of a
-// forward pass. The packs follow the parameters, so those change only
-// through set_params.
+// copy of a NumPy array, or a perturbed θ), with two copies of each layer's
+// weights packed once for gemm, which reads B along its rows: [W_lᵀ; b_lᵀ]
+// for the products a W_lᵀ + b_lᵀ of the forward passes (layers at least a
+// packet wide), and W_l for δ W_l of the backward passes (layers at least a
+// packet wide in fan-in, past the first), both at gemm::leading_dimension. Packing per chunk
+// cost 4% of a forward pass. The packs follow the parameters, so those
+// change only through set_params.
 template <class T>
 class Network {
  public:
@@ -66,7 +68,11 @@ class Network {
       : layout(std::move(layout_)), activation(activation_) {
     for (Index l = 0; l < layout.n_layers(); ++l) {
       const Index k = layout.fan_in(l), n = layout.fan_out(l);
-      packed_.push_back(n >= gemm::kPacket<T> ? RowMatrix<T>::Zero(k + 1, gemm::padded<T>(n)) : RowMatrix<T>());
+      packed_.push_back(n >= gemm::kPacket<T> ? RowMatrix<T>::Zero(k + 1, gemm::leading_dimension<T>(n))
+                                               : RowMatrix<T>());
+      // No backward pass goes into the input, so none reads W_0.
+      const bool backward = l > 0 && k >= gemm::kPacket<T>;
+      rows_.push_back(backward ? RowMatrix<T>::Zero(n, gemm::leading_dimension<T>(k)) : RowMatrix<T>());
     }
     set_params(params);
   }
@@ -74,10 +80,12 @@ class Network {
   void set_params(const T* params) {
     params_ = params;
     for (Index l = 0; l < n_layers(); ++l) {
-      if (packed_[l].size() == 0) continue;
       const Index k = layout.fan_in(l), n = layout.fan_out(l);
-      packed_[l].topLeftCorner(k, n) = weight(l).transpose();
-      packed_[l].row(k).head(n) = bias(l).transpose();
+      if (packed_[l].size() != 0) {
+        packed_[l].topLeftCorner(k, n) = weight(l).transpose();
+        packed_[l].row(k).head(n) = bias(l).transpose();
+      }
+      if (rows_[l].size() != 0) rows_[l].leftCols(k) = weight(l);
     }
   }
 
@@ -87,13 +95,15 @@ class Network {
   auto bias(Index l) const { return layout.bias(params_, l); }
   // [W_lᵀ; b_lᵀ] (d_l + 1, d_{l+1} padded to whole packets); empty where fan_out(l) < a packet.
   const RowMatrix<T>& packed(Index l) const { return packed_[l]; }
+  // W_l (d_{l+1}, d_l padded); empty for l = 0 and where fan_in(l) < a packet.
+  const RowMatrix<T>& rows(Index l) const { return rows_[l]; }
 
   const Layout layout;
   const Activation activation;
 
  private:
   const T* params_ = nullptr;
-  std::vector<RowMatrix<T>> packed_;
+  std::vector<RowMatrix<T>> packed_, rows_;
 };
 
 // The parameters that carry noise: per layer, its weights and/or its bias.

@@ -62,7 +62,7 @@ def test_api_reference_anchors_resolve(generator, generated):
     assert links and set(links) <= anchors
 
 
-@pytest.mark.parametrize("page", ["README.md", "docs/api.md", "docs/mathematics.md"])
+@pytest.mark.parametrize("page", ["README.md", "docs/api.md", "docs/mathematics.md", "docs/performance.md"])
 def test_relative_links_point_to_files(page):
     text = (ROOT / page).read_text(encoding="utf-8")
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):

@@ -119,8 +119,10 @@ T penalty_r_passes(const Network<T>& net, ChunkState<T>& s, PenaltyState<T>& ps,
   for (Index l = 0; l < L; ++l) {
     const T w = subset.weights[l] ? T(1) : T(0), b = subset.biases[l] ? T(1) : T(0);
     c.col(l).head(rows) = w * s.top(s.a[l]).rowwise().squaredNorm().array() + b;
-    c.col(L + l).head(rows) = w * s.top(s.delta[l]).rowwise().squaredNorm();
-    norm_sq += (c.col(l).head(rows).array() * s.top(s.delta[l]).rowwise().squaredNorm().array()).sum();
+    auto e = c.col(L + l).head(rows);
+    e = s.top(s.delta[l]).rowwise().squaredNorm();  // ‖δ_l‖² once, for the norm and for e_l
+    norm_sq += (c.col(l).head(rows).array() * e.array()).sum();
+    e *= w;
   }
   auto forward_source = [&](Index l, auto& rz) {
     rz = s.top(s.delta[l]).array().colwise() * c.col(l).head(rows).array();

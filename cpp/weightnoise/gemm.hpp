@@ -45,10 +45,9 @@ Index padded(Index n) {
 
 // The row stride of a copy of B (rows of n entries) that gemm reads well:
 // whole packets, and not a multiple of 256 bytes. Rows a multiple of 256
-// bytes apart fall into a sixteenth or less of L1's sets (64 sets of 8 ways,
-// 4 KiB apart, on Zen 3 and Intel cores alike): a 64 × 64 float64 B at
-// 512 bytes per row lands in 8 sets, which its 64 lines fill, so A's lines
-// evict it. One tile's product 128×64·64×64 on one Zen 3 core: 40.1 GFLOP/s
+// bytes apart fall into a sixteenth or less of L1's 64 sets (8 ways each on
+// Zen 3, 12 on recent Intel cores): a 64 × 64 float64 B at 512 bytes per row
+// lands in 8 sets, which its 64 lines fill on Zen 3, so A's lines evict it. One tile's product 128×64·64×64 on one Zen 3 core: 40.1 GFLOP/s
 // at a stride of 64 entries, 42.0 at 68.
 template <class T>
 Index leading_dimension(Index n) {

@@ -57,10 +57,10 @@ class Layout {
 // copy of a NumPy array, or a perturbed θ), with two copies of each layer's
 // weights packed once for gemm, which reads B along its rows: [W_lᵀ; b_lᵀ]
 // for the products a W_lᵀ + b_lᵀ of the forward passes (layers at least a
-// packet wide), and W_l for δ W_l of the backward passes (layers at least a
-// packet wide in fan-in, past the first), both at gemm::leading_dimension. Packing per chunk
-// cost 4% of a forward pass. The packs follow the parameters, so those
-// change only through set_params.
+// packet wide), and W_l for δ W_l of the backward passes (layers past the
+// first, at least a packet wide in fan-in), both at gemm::leading_dimension.
+// Packing per chunk cost 4% of a forward pass. The packs follow the
+// parameters, so those change only through set_params.
 template <class T>
 class Network {
  public:
@@ -93,7 +93,7 @@ class Network {
   Index n_layers() const { return layout.n_layers(); }
   auto weight(Index l) const { return layout.weight(params_, l); }
   auto bias(Index l) const { return layout.bias(params_, l); }
-  // [W_lᵀ; b_lᵀ] (d_l + 1, d_{l+1} padded to whole packets); empty where fan_out(l) < a packet.
+  // [W_lᵀ; b_lᵀ] (d_l + 1, d_{l+1} padded); empty where fan_out(l) < a packet.
   const RowMatrix<T>& packed(Index l) const { return packed_[l]; }
   // W_l (d_{l+1}, d_l padded); empty for l = 0 and where fan_in(l) < a packet.
   const RowMatrix<T>& rows(Index l) const { return rows_[l]; }

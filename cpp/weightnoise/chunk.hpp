@@ -84,14 +84,14 @@ void affine(const Network<T>& net, ChunkState<T>& s, Index l) {
 // network's padded copy of W_l where it keeps one.
 template <class T, class In, class Out>
 void times_weight(const Network<T>& net, Index l, const In& in, Out&& out, bool add = false) {
-  const RowMatrix<T>& rows = net.rows(l);
-  if (rows.size() == 0) {
+  const RowMatrix<T>& weight = net.padded_weight(l);
+  if (weight.size() == 0) {
     if (add) out.noalias() += in * net.weight(l);
     else out.noalias() = in * net.weight(l);
     return;
   }
   const Index k = net.layout.fan_out(l), n = net.layout.fan_in(l);
-  gemm::multiply(in.data(), in.outerStride(), rows.data(), rows.outerStride(), in.rows(), k, n, out.data(),
+  gemm::multiply(in.data(), in.outerStride(), weight.data(), weight.outerStride(), in.rows(), k, n, out.data(),
                  out.outerStride(), {T(1), add});
 }
 

@@ -72,7 +72,7 @@ class Network {
                                                : RowMatrix<T>());
       // No backward pass goes into the input, so none reads W_0.
       const bool backward = l > 0 && k >= gemm::kPacket<T>;
-      rows_.push_back(backward ? RowMatrix<T>::Zero(n, gemm::leading_dimension<T>(k)) : RowMatrix<T>());
+      padded_weights_.push_back(backward ? RowMatrix<T>::Zero(n, gemm::leading_dimension<T>(k)) : RowMatrix<T>());
     }
     set_params(params);
   }
@@ -85,7 +85,7 @@ class Network {
         packed_[l].topLeftCorner(k, n) = weight(l).transpose();
         packed_[l].row(k).head(n) = bias(l).transpose();
       }
-      if (rows_[l].size() != 0) rows_[l].leftCols(k) = weight(l);
+      if (padded_weights_[l].size() != 0) padded_weights_[l].leftCols(k) = weight(l);
     }
   }
 
@@ -96,14 +96,14 @@ class Network {
   // [W_lᵀ; b_lᵀ] (d_l + 1, d_{l+1} padded); empty where fan_out(l) < a packet.
   const RowMatrix<T>& packed(Index l) const { return packed_[l]; }
   // W_l (d_{l+1}, d_l padded); empty for l = 0 and where fan_in(l) < a packet.
-  const RowMatrix<T>& rows(Index l) const { return rows_[l]; }
+  const RowMatrix<T>& padded_weight(Index l) const { return padded_weights_[l]; }
 
   const Layout layout;
   const Activation activation;
 
  private:
   const T* params_ = nullptr;
-  std::vector<RowMatrix<T>> packed_, rows_;
+  std::vector<RowMatrix<T>> packed_, padded_weights_;
 };
 
 // The parameters that carry noise: per layer, its weights and/or its bias.

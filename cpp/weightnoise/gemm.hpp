@@ -64,6 +64,27 @@ struct Update {
   const T* bias = nullptr;
 };
 
+// Rows of cols entries from one row stride to another.
+template <class T>
+void copy_columns(const T* from, Index from_ld, T* to, Index to_ld, Index rows, Index cols) {
+  for (Index r = 0; r < rows; ++r) std::copy(from + r * from_ld, from + r * from_ld + cols, to + r * to_ld);
+}
+
+template <class T, int MR, int NP, bool TransposedA>
+void tile(const T* a, Index lda, const T* b, Index ldb, Index k, T* c, Index ldc, Index cols, const Update<T>& u);
+
+// A tile that reaches past n: the whole tile into a buffer, then its valid
+// columns; out of line, so that tile itself needs no stack frame.
+template <class T, int MR, int NP, bool TransposedA>
+WEIGHTNOISE_NOINLINE void partial_tile(const T* a, Index lda, const T* b, Index ldb, Index k, T* c, Index ldc,
+                                       Index cols, const Update<T>& u) {
+  constexpr Index width = NP * kPacket<T>;
+  T buffer[MR * width] = {};
+  if (u.add) copy_columns<T>(c, ldc, buffer, width, MR, cols);
+  tile<T, MR, NP, TransposedA>(a, lda, b, ldb, k, buffer, width, width, u);
+  copy_columns<T>(buffer, width, c, ldc, MR, cols);
+}
+
 // One MR × NP-packet tile of C at c, of which the first `cols` columns are
 // written. A is row-major with row stride lda, or with TransposedA the
 // transpose of such a matrix: A(r, i) = a[i·lda + r].
@@ -72,30 +93,37 @@ void tile(const T* a, Index lda, const T* b, Index ldb, Index k, T* c, Index ldc
   using namespace Eigen::internal;
   using P = Packet<T>;
   constexpr Index W = kPacket<T>;
+  if (cols != NP * W) return partial_tile<T, MR, NP, TransposedA>(a, lda, b, ldb, k, c, ldc, cols, u);
   P acc[MR][NP];
-  for (int r = 0; r < MR; ++r)
-    for (int p = 0; p < NP; ++p) acc[r][p] = pset1<P>(T(0));
+  WEIGHTNOISE_UNROLL for (int r = 0; r < MR; ++r)
+    WEIGHTNOISE_UNROLL for (int p = 0; p < NP; ++p) acc[r][p] = pset1<P>(T(0));
   for (Index i = 0; i < k; ++i) {
     P row[NP];
-    for (int p = 0; p < NP; ++p) row[p] = ploadu<P>(b + i * ldb + p * W);
-    for (int r = 0; r < MR; ++r) {
+    WEIGHTNOISE_UNROLL for (int p = 0; p < NP; ++p) row[p] = ploadu<P>(b + i * ldb + p * W);
+    WEIGHTNOISE_UNROLL for (int r = 0; r < MR; ++r) {
       const P x = pset1<P>(TransposedA ? a[i * lda + r] : a[r * lda + i]);
-      for (int p = 0; p < NP; ++p) acc[r][p] = pmadd(x, row[p], acc[r][p]);
+      WEIGHTNOISE_UNROLL for (int p = 0; p < NP; ++p) acc[r][p] = pmadd(x, row[p], acc[r][p]);
     }
   }
-  const P scale = pset1<P>(u.scale);
-  T buffer[NP * W] = {};  // a tile that reaches past n goes through here: its valid columns only
-  for (int r = 0; r < MR; ++r) {
-    T* out = cols == NP * W ? c + r * ldc : buffer;
-    if (u.add && out == buffer) std::copy(c + r * ldc, c + r * ldc + cols, buffer);
-    for (int p = 0; p < NP; ++p) {
-      P v = u.scale == T(1) ? acc[r][p] : pmul(scale, acc[r][p]);
-      if (u.add) v = padd(ploadu<P>(out + p * W), v);
-      if (u.bias) v = padd(v, ploadu<P>(u.bias + p * W));
-      pstoreu(out + p * W, v);
-    }
-    if (out == buffer) std::copy(buffer, buffer + cols, c + r * ldc);
+  // Each of scale, add and bias is tested once per tile, not per packet
+  // (stores to c may alias u, so GCC would reload and test it each time).
+  if (u.scale != T(1)) {
+    const P scale = pset1<P>(u.scale);
+    WEIGHTNOISE_UNROLL for (int r = 0; r < MR; ++r)
+      WEIGHTNOISE_UNROLL for (int p = 0; p < NP; ++p) acc[r][p] = pmul(scale, acc[r][p]);
   }
+  if (u.add) {
+    WEIGHTNOISE_UNROLL for (int r = 0; r < MR; ++r)
+      WEIGHTNOISE_UNROLL for (int p = 0; p < NP; ++p) acc[r][p] = padd(ploadu<P>(c + r * ldc + p * W), acc[r][p]);
+  }
+  if (u.bias) {
+    WEIGHTNOISE_UNROLL for (int p = 0; p < NP; ++p) {
+      const P bias = ploadu<P>(u.bias + p * W);
+      WEIGHTNOISE_UNROLL for (int r = 0; r < MR; ++r) acc[r][p] = padd(acc[r][p], bias);
+    }
+  }
+  WEIGHTNOISE_UNROLL for (int r = 0; r < MR; ++r)
+    WEIGHTNOISE_UNROLL for (int p = 0; p < NP; ++p) pstoreu(c + r * ldc + p * W, acc[r][p]);
 }
 
 // tile<T, MR, …> with MR = height, a height known only at run time (1 … kTileRows).

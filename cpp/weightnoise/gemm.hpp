@@ -29,6 +29,8 @@ constexpr Index kPacket = Index(Eigen::internal::unpacket_traits<Packet<T>>::siz
 // (AVX-512: 16 accumulators), 6×2 with 16 (AVX2/SSE: 12 accumulators).
 constexpr int kTileRows = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 8 : 6;
 constexpr int kTilePackets = 2;
+// Packets of a one-row tile: as many accumulators as a whole tile, less the registers B's rows take.
+constexpr int kWidePackets = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 16 : 8;
 
 // Whether B rows of n entries can be read as whole packets in place, or need
 // a padded copy (see multiply).
@@ -203,6 +205,16 @@ void multiply(const T* a, Index lda, const T* b, Index ldb, Index rows, Index k,
               const Update<T>& u = {}) {
   constexpr Index W = kPacket<T>, block = kTilePackets * W;
   Index j = 0;
+  if (rows == 1) {  // one row of C (the scalar output's weight gradient): a one-row tile
+    // of kTilePackets packets would be two FMA chains, each waiting on the last; with
+    // kWidePackets it keeps as many in flight as a whole tile. B is read once, in place.
+    constexpr Index wide = kWidePackets * W;
+    for (; j + wide <= padded<T>(n); j += wide) {
+      Update<T> part = u;
+      if (u.bias) part.bias = u.bias + j;
+      tile<T, 1, kWidePackets, TransposedA>(a, lda, b + j, ldb, k, c + j, ldc, std::min(wide, n - j), part);
+    }
+  }
   for (; j + block <= padded<T>(n); j += block) {
     Update<T> part = u;
     if (u.bias) part.bias = u.bias + j;

@@ -83,23 +83,42 @@ def test_sums_over_many_chunks_match_the_reference(dtype):
                 assert relative_error(result, expected) <= RTOL[dtype], name
 
 
+def _tile_mismatches(sizes, n_examples, dtype):
+    """The first-order and penalty kernels against the reference for one shape: a line per mismatch."""
+    model, X, y = make_problem(sizes, "tanh", dtype, n_examples=n_examples)
+    model64 = wn.MLP(sizes, "tanh", dtype=np.float64)
+    model64.params = model.params.astype(np.float64)
+    X64, y64 = X.astype(np.float64), y.astype(np.float64)
+    failures = []
+    for name, with_y in [("predict", False), ("loss_grad", True), ("grad_norms_sq", False),
+                         ("penalty_and_grad", False)]:
+        compiled = getattr(wn, name)(model, X, *([y] if with_y else []))
+        expected = getattr(ref, name)(model64, X64, *([y64] if with_y else []))
+        for result, truth in zip(outputs(compiled), outputs(expected)):
+            err = relative_error(result, truth)
+            if not err <= RTOL[dtype]:
+                failures.append(f"{sizes}, N = {n_examples}, {name}: relative error {err:.2e}")
+    return failures
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_products_of_every_tile_height_match_the_reference(dtype):
-    """gemm.hpp tiles the rows of a product (examples; a weight gradient's output units) kTileRows at a time
-    (6 or 8) and ends with shorter tiles of every height: widths and example counts 1 … 17 reach each."""
+    """gemm.hpp tiles the rows of a product (examples; a weight gradient's output units) in tiles of kTileRows
+    and kTileRows − 1 (6 and 5, or 8 and 7), and fewer rows in shorter tiles of every height: widths and
+    example counts 1 … 17 reach each."""
     failures = []
     for h in range(1, 18):
-        sizes = (16, h, 16, 1)  # the products into and out of the middle layer have h rows or h inner terms
-        model, X, y = make_problem(sizes, "tanh", dtype, n_examples=h)
-        model64 = wn.MLP(sizes, "tanh", dtype=np.float64)
-        model64.params = model.params.astype(np.float64)
-        X64, y64 = X.astype(np.float64), y.astype(np.float64)
-        for name, with_y in [("predict", False), ("loss_grad", True), ("grad_norms_sq", False),
-                             ("penalty_and_grad", False)]:
-            compiled = getattr(wn, name)(model, X, *([y] if with_y else []))
-            expected = getattr(ref, name)(model64, X64, *([y64] if with_y else []))
-            for result, truth in zip(outputs(compiled), outputs(expected)):
-                err = relative_error(result, truth)
-                if not err <= RTOL[dtype]:
-                    failures.append(f"h = {h}, {name}: relative error {err:.2e}")
+        # the products into and out of the middle layer have h rows or h inner terms
+        failures += _tile_mismatches((16, h, 16, 1), h, dtype)
+    assert not failures, "; ".join(failures)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_row_products_in_wide_tiles_match_the_reference(dtype):
+    """A product with one row of C (the scalar output's weight gradient; a forward pass of one example) runs
+    in one-row tiles kWidePackets wide: these widths end in whole and partial wide tiles for either dtype."""
+    failures = []
+    for width in (29, 31, 32, 33, 62, 64, 65, 126, 130):
+        for n_examples in (1, 7):
+            failures += _tile_mismatches((3, width, 1), n_examples, dtype)
     assert not failures, "; ".join(failures)

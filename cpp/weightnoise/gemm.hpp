@@ -49,8 +49,9 @@ Index padded(Index n) {
 // whole packets, and not a multiple of 256 bytes. Rows a multiple of 256
 // bytes apart fall into a sixteenth or less of L1's 64 sets (8 ways each on
 // Zen 3, 12 on recent Intel cores): a 64 × 64 float64 B at 512 bytes per row
-// lands in 8 sets, which its 64 lines fill on Zen 3, so A's lines evict it. One tile's product 128×64·64×64 on one Zen 3 core: 40.1 GFLOP/s
-// at a stride of 64 entries, 42.0 at 68.
+// lands in 8 sets, which its 64 lines fill on Zen 3, so A's lines evict it.
+// One tile's product 128×64·64×64 on one Zen 3 core: 40.1 GFLOP/s at a
+// stride of 64 entries, 42.0 at 68.
 template <class T>
 Index leading_dimension(Index n) {
   const Index ld = padded<T>(n);
@@ -157,10 +158,8 @@ void column_block(const T* a, Index lda, const T* b, Index ldb, Index rows, Inde
   };
   const Index shorter = (kTileRows - rows % kTileRows) % kTileRows;
   if (shorter * (kTileRows - 1) <= rows) {
-    for (Index whole = (rows - shorter * (kTileRows - 1)) / kTileRows; whole > 0; --whole, r += kTileRows)
-      tile<T, kTileRows, NP, TransposedA>(a + r * step, lda, b, ldb, k, c + r * ldc, ldc, cols, u);
-    for (Index i = 0; i < shorter; ++i, r += kTileRows - 1)
-      tile<T, kTileRows - 1, NP, TransposedA>(a + r * step, lda, b, ldb, k, c + r * ldc, ldc, cols, u);
+    for (Index whole = (rows - shorter * (kTileRows - 1)) / kTileRows; whole > 0; --whole) run(kTileRows);
+    for (Index i = 0; i < shorter; ++i) run(kTileRows - 1);
     return;
   }
   Index whole = rows / kTileRows, rest = rows % kTileRows;
@@ -196,6 +195,13 @@ std::pair<const T*, Index> panel_of(const T* b, Index ldb, Index k, Index width)
   return {panel.data(), width};
 }
 
+// u for the columns from j on: its bias row moves with them.
+template <class T>
+Update<T> from_column(Update<T> u, Index j) {
+  if (u.bias) u.bias += j;
+  return u;
+}
+
 // C (rows × n, row stride ldc) from A (rows × k) and B (k × n, row stride
 // ldb) as u says. B's rows, and the bias, must be readable to padded(n)
 // entries: whole_packets(n), or a padded copy. With TransposedA, a holds Aᵀ
@@ -209,23 +215,18 @@ void multiply(const T* a, Index lda, const T* b, Index ldb, Index rows, Index k,
     // of kTilePackets packets would be two FMA chains, each waiting on the last; with
     // kWidePackets it keeps as many in flight as a whole tile. B is read once, in place.
     constexpr Index wide = kWidePackets * W;
-    for (; j + wide <= padded<T>(n); j += wide) {
-      Update<T> part = u;
-      if (u.bias) part.bias = u.bias + j;
-      tile<T, 1, kWidePackets, TransposedA>(a, lda, b + j, ldb, k, c + j, ldc, std::min(wide, n - j), part);
-    }
+    for (; j + wide <= padded<T>(n); j += wide)
+      tile<T, 1, kWidePackets, TransposedA>(a, lda, b + j, ldb, k, c + j, ldc, std::min(wide, n - j),
+                                            from_column(u, j));
   }
   for (; j + block <= padded<T>(n); j += block) {
-    Update<T> part = u;
-    if (u.bias) part.bias = u.bias + j;
     const auto [panel, ld] = panel_of<T, TransposedA>(b + j, ldb, k, block);
-    column_block<T, kTilePackets, TransposedA>(a, lda, panel, ld, rows, k, c + j, ldc, std::min(block, n - j), part);
+    column_block<T, kTilePackets, TransposedA>(a, lda, panel, ld, rows, k, c + j, ldc, std::min(block, n - j),
+                                               from_column(u, j));
   }
   for (; j < n; j += W) {
-    Update<T> part = u;
-    if (u.bias) part.bias = u.bias + j;
     const auto [panel, ld] = panel_of<T, TransposedA>(b + j, ldb, k, W);
-    column_block<T, 1, TransposedA>(a, lda, panel, ld, rows, k, c + j, ldc, std::min(W, n - j), part);
+    column_block<T, 1, TransposedA>(a, lda, panel, ld, rows, k, c + j, ldc, std::min(W, n - j), from_column(u, j));
   }
 }
 
